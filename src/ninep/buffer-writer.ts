@@ -1,0 +1,85 @@
+import type { Qid, Stat } from './messages.js';
+
+/** Bytes a 9P string takes on the wire: its u16 length and its UTF-8 bytes. */
+export function stringSize(s: string): number {
+  return 2 + Buffer.byteLength(s, 'utf8');
+}
+
+export const QID_SIZE = 13;
+
+/** Bytes a stat entry takes, its own size[2] included. */
+export function statSize(st: Stat): number {
+  return 2 + 39 + stringSize(st.name) + stringSize(st.uid) + stringSize(st.gid) + stringSize(st.muid);
+}
+
+/**
+ * Writes little-endian 9P fields into a buffer sized beforehand, so a message is one allocation.
+ * Callers compute the size first; writing past it is a bug and throws.
+ */
+export class BufferWriter {
+  readonly buf: Buffer;
+  pos = 0;
+
+  constructor(size: number) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  u8(v: number): this {
+    this.buf.writeUInt8(v, this.pos);
+    this.pos += 1;
+    return this;
+  }
+
+  u16(v: number): this {
+    this.buf.writeUInt16LE(v, this.pos);
+    this.pos += 2;
+    return this;
+  }
+
+  u32(v: number): this {
+    this.buf.writeUInt32LE(v >>> 0, this.pos);
+    this.pos += 4;
+    return this;
+  }
+
+  u64(v: bigint): this {
+    this.buf.writeBigUInt64LE(BigInt.asUintN(64, v), this.pos);
+    this.pos += 8;
+    return this;
+  }
+
+  string(s: string): this {
+    const n = this.buf.write(s, this.pos + 2, 'utf8');
+    if (n > 0xffff) throw new RangeError(`9P string of ${n} bytes exceeds 65535`);
+    this.buf.writeUInt16LE(n, this.pos);
+    this.pos += 2 + n;
+    return this;
+  }
+
+  bytes(data: Uint8Array): this {
+    this.buf.set(data, this.pos);
+    this.pos += data.length;
+    return this;
+  }
+
+  qid(q: Qid): this {
+    return this.u8(q.type).u32(q.version).u64(q.path);
+  }
+
+  stat(st: Stat): this {
+    const size = statSize(st) - 2;
+    if (size > 0xffff) throw new RangeError(`stat entry of ${size} bytes exceeds 65535`);
+    return this.u16(size)
+      .u16(st.type)
+      .u32(st.dev)
+      .qid(st.qid)
+      .u32(st.mode)
+      .u32(st.atime)
+      .u32(st.mtime)
+      .u64(st.length)
+      .string(st.name)
+      .string(st.uid)
+      .string(st.gid)
+      .string(st.muid);
+  }
+}

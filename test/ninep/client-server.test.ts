@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import { createRamfs } from '../../examples/ramfs.js';
+import { Client, NinepError } from '../../src/ninep/client.js';
+import { DMDIR, OREAD, ORDWR, OWRITE } from '../../src/ninep/constants.js';
+import { SnapshotFile, StaticDir, StreamFile } from '../../src/ninep/files.js';
+import { serve, type Served } from '../helpers.js';
+
+describe('client and server over a unix socket', () => {
+  let srv: Served;
+  let client: Client;
+  const pushers = new Set<(s: string) => void>();
+  const committed: string[] = [];
+
+  before(async () => {
+    const root = createRamfs();
+    root.name = 'ram';
+    const events = new StreamFile({
+      name: 'events',
+      subscribe: (push) => {
+        pushers.add(push);
+        return () => pushers.delete(push);
+      },
+    });
+    let value = 'initial';
+    const value_ = new SnapshotFile({
+      name: 'value',
+      read: () => value + '\n',
+      length: () => value.length + 1,
+      check: (data) => {
+        if (data.includes('bad')) throw new Error('permission denied: bad values are refused');
+      },
+      commit: (data) => {
+        value = data.toString().trim();
+        committed.push(value);
+      },
+    });
+    const synthetic = new StaticDir('syn', [events, value_]);
+    root.create('placeholder', 0o666);
+    srv = await serve(new StaticDir('/', [synthetic, root]));
+    client = await Client.dial(`unix!${srv.socketPath}`);
+  });
+
+  after(async () => {
+    client.close();
+    await srv.close();
+  });
+
+  it('creates, writes, reads, lists, stats and removes files', async () => {
+    await client.create('/ram/create', DMDIR | 0o755, OREAD).then((f) => f.close());
+    const f = await client.create('/ram/create/note', 0o644, OWRITE);
+    await f.write('hello, world\n');
+    await f.close();
+    assert.equal((await client.readFile('/ram/create/note')).toString(), 'hello, world\n');
+    const entries = await client.readdir('/ram/create');
+    assert.deepEqual(
+      entries.map((e) => [e.name, e.mode, e.length]),
+      [['note', 0o644, 13n]],
+    );
+    const st = await client.stat('/ram/create/note');
+    assert.equal(st.length, 13n);
+    await client.remove('/ram/create/note');
+    await assert.rejects(client.stat('/ram/create/note'), /does not exist/);
+  });
+
+  it('reads a file larger than one message in iounit pieces', async () => {
+    const big = Buffer.alloc(1 << 20);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 7) & 0xff;
+    await client.create('/ram/create/big', 0o644, OWRITE).then((f) => f.close());
+    await client.writeFile('/ram/create/big', big);
+    const back = await client.readFile('/ram/create/big');
+    assert.equal(back.length, big.length);
+    assert.ok(back.equals(big));
+  });
+
+  it('holds computed content per open and delivers writes at clunk', async () => {
+    const reader = await client.open('/syn/value', OREAD);
+    const writer = await client.open('/syn/value', OWRITE);
+    await writer.write('second');
+    await writer.write(' part');
+    assert.deepEqual(committed, [], 'nothing is delivered before clunk');
+    await writer.close();
+    assert.deepEqual(committed, ['second part']);
+    // The reader opened before the write still sees its own snapshot.
+    assert.equal((await reader.readAll()).toString(), 'initial\n');
+    await reader.close();
+    assert.equal((await client.readFile('/syn/value')).toString(), 'second part\n');
+    assert.equal((await client.stat('/syn/value')).length, 12n);
+  });
+
+  it('refuses a bad write at write time, not at clunk', async () => {
+    const w = await client.open('/syn/value', ORDWR);
+    await assert.rejects(w.write('bad thing'), (e: Error) => e instanceof NinepError && /permission denied/.test(e.message));
+    await w.close();
+    assert.equal(committed.at(-1), 'second part');
+  });
+
+  it('a flushed blocking read is never answered and the connection keeps working', async () => {
+    const ev = await client.open('/syn/events', OREAD);
+    const controller = new AbortController();
+    const pending = ev.read(100, { signal: controller.signal });
+    await new Promise((r) => setTimeout(r, 50));
+    // Other requests on the same connection are not held up by the blocked read.
+    assert.equal((await client.readFile('/syn/value')).toString(), 'second part\n');
+    controller.abort();
+    await assert.rejects(pending, /abort/i);
+    for (const push of pushers) push('one\n');
+    assert.equal((await ev.read(100)).toString(), 'one\n', 'the flushed read consumed nothing');
+    await ev.close();
+  });
+
+  it('serves 50 connections at once', async () => {
+    const clients = await Promise.all(Array.from({ length: 50 }, () => Client.dial(`unix!${srv.socketPath}`)));
+    assert.equal(srv.server.connections, 51);
+    const texts = await Promise.all(clients.map((c, i) => c.writeFile('/ram/placeholder', `client ${i}`).then(() => c.readFile('/syn/value'))));
+    for (const t of texts) assert.equal(t.toString(), 'second part\n');
+    for (const c of clients) c.close();
+  });
+});
