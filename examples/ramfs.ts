@@ -149,9 +149,9 @@ export class MemDir extends MemNode implements DirNode {
   }
 }
 
-/** An empty ramfs: a root directory anyone may write. */
+/** An empty ramfs; its root has plan9port ramfs's mode, 0775. */
 export function createRamfs(): MemDir {
-  return new MemDir('/', DMDIR | 0o777, null);
+  return new MemDir('/', DMDIR | 0o775, null);
 }
 
 async function main(): Promise<void> {

@@ -138,3 +138,11 @@ export class Wire {
 export function isMessage<T extends Message['type']>(m: Message, type: T): m is Extract<Message, { type: T }> {
   return m.type === type;
 }
+
+/** The repository root (this file runs from dist/test/). */
+export const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..');
+
+/** Recorded traffic of real programs: test/fixtures (a copy of shared/fixtures), or $ANVILLM_FIXTURES. */
+export function fixturesDir(): string {
+  return process.env['ANVILLM_FIXTURES'] ?? path.join(repoRoot, 'test', 'fixtures');
+}

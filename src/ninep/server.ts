@@ -371,7 +371,7 @@ class Connection {
           throw new Error(this.fids.get(m.fid) === fid ? Errors.alreadyOpen : Errors.unknownFid(m.fid));
         }
         fid.open = open;
-        return { type: 'Ropen', tag, qid: this.server.qidOf(node), iounit: 0 };
+        return { type: 'Ropen', tag, qid: this.server.qidOf(node), iounit: this.msize - IOHDRSZ };
       }
       case 'Tcreate':
         return this.create(m.fid, m.name, m.perm, m.mode, tag, p);
@@ -554,7 +554,7 @@ class Connection {
     }
     fid.path = [...fid.path, child];
     fid.open = open;
-    return { type: 'Rcreate', tag, qid: this.server.qidOf(child), iounit: 0 };
+    return { type: 'Rcreate', tag, qid: this.server.qidOf(child), iounit: this.msize - IOHDRSZ };
   }
 
   /** wstat(5): validate every field first, then apply all or nothing through the node. */
