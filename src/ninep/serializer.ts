@@ -1,5 +1,5 @@
 import { BufferWriter, QID_SIZE, statSize, stringSize } from './buffer-writer.js';
-import { MessageType } from './constants.js';
+import { MAXWELEM, MessageType } from './constants.js';
 import type { Message, Stat } from './messages.js';
 
 const HEADER = 4 + 1 + 2; // size[4] type[1] tag[2]
@@ -62,6 +62,9 @@ function bodySize(m: Message): number {
 
 /** The wire form of a message, size[4] included. Throws only on values that cannot be encoded. */
 export function encode(m: Message): Buffer {
+  if ((m.type === 'Twalk' && m.wnames.length > MAXWELEM) || (m.type === 'Rwalk' && m.qids.length > MAXWELEM)) {
+    throw new RangeError(`${m.type} with more than ${MAXWELEM} elements: split the walk`);
+  }
   const size = HEADER + bodySize(m);
   const w = new BufferWriter(size);
   w.u32(size).u8(MessageType[m.type]).u16(m.tag);
