@@ -1,0 +1,154 @@
+/**
+ * Turns a policy into what one session gets: templates expanded against the session, the paths
+ * every session needs added, accesses merged per path, and the environment picked by name.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { type Access, type Policy, PolicyError, configHome, homeDir } from './policy.js';
+
+type Env = NodeJS.ProcessEnv;
+
+export interface SessionContext {
+  /** The session's working directory (absolute). */
+  cwd: string;
+  /** $XDG_STATE_HOME/anvillm/sessions/<id>: always read-write (hooks write there). */
+  stateDir: string;
+  /** The agent program, absolute (resolved on PATH by the caller). */
+  agentPath: string;
+  /** The backend's pass_env: names, or prefixes ending in `*`. */
+  passEnv?: string[];
+  /** The daemon's environment: values for templates and for the variables passed in. */
+  env: Env;
+  /**
+   * The session's private temporary directory, for {TMPDIR} and $TMPDIR; default <stateDir>/tmp,
+   * so a session never needs all of /tmp (where other sessions and users keep files).
+   */
+  tmpDir?: string;
+}
+
+export interface GrantedPath {
+  path: string;
+  write: boolean;
+  exec: boolean;
+  exists: boolean;
+  /** Where the grant comes from: `file:line`, or why every session has it. */
+  origin: string;
+}
+
+export interface Resolved {
+  paths: GrantedPath[];
+  /** Exactly the environment the agent sees. */
+  env: Record<string, string>;
+}
+
+const TEMPLATE = /\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+export function sessionTmpDir(ctx: Pick<SessionContext, 'stateDir' | 'tmpDir'>): string {
+  return ctx.tmpDir ?? path.join(ctx.stateDir, 'tmp');
+}
+
+export function expandTemplate(template: string, ctx: SessionContext, where: string): string {
+  const env = ctx.env;
+  const home = homeDir(env);
+  const known: Record<string, string> = {
+    CWD: ctx.cwd,
+    HOME: home,
+    TMPDIR: sessionTmpDir(ctx),
+    XDG_CONFIG_HOME: configHome(env),
+    XDG_DATA_HOME: env['XDG_DATA_HOME'] || path.join(home, '.local', 'share'),
+    XDG_CACHE_HOME: env['XDG_CACHE_HOME'] || path.join(home, '.cache'),
+    XDG_STATE_HOME: env['XDG_STATE_HOME'] || path.join(home, '.local', 'state'),
+  };
+  const raw = template.startsWith('~/') ? `{HOME}${template.slice(1)}` : template;
+  const out = raw.replace(TEMPLATE, (_m, name: string) => {
+    const value = known[name] ?? env[name];
+    if (!value) throw new PolicyError(`${where}: {${name}} is not defined: set $${name} or remove the path`);
+    return value;
+  });
+  if (!path.isAbsolute(out)) throw new PolicyError(`${where}: "${template}" expands to the relative path "${out}"`);
+  return path.normalize(out).replace(/(.)\/$/, '$1');
+}
+
+/** The interpreter a script names in its #! line, found the way the kernel and env(1) would. */
+function interpreterOf(file: string, env: Env): string | null {
+  let head: string;
+  try {
+    const fd = fs.openSync(file, 'r');
+    const buf = Buffer.alloc(256);
+    const n = fs.readSync(fd, buf, 0, buf.length, 0);
+    fs.closeSync(fd);
+    head = buf.subarray(0, n).toString('latin1');
+  } catch {
+    return null;
+  }
+  if (!head.startsWith('#!')) return null;
+  const words = head.slice(2).split('\n')[0]!.trim().split(/\s+/);
+  if (words[0]?.endsWith('/env')) {
+    const prog = words.slice(1).find((w) => !w.startsWith('-'));
+    return prog ? findOnPath(prog, env) : null;
+  }
+  return words[0] ?? null;
+}
+
+export function findOnPath(prog: string, env: Env): string | null {
+  if (prog.includes('/')) return fs.existsSync(prog) ? path.resolve(prog) : null;
+  for (const dir of (env['PATH'] ?? '').split(':')) {
+    if (!dir) continue;
+    const candidate = path.join(dir, prog);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      if (fs.statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+/** Names in `patterns` (a trailing * is a prefix) that are set in `env`. */
+export function selectEnv(patterns: string[], env: Env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pattern of patterns) {
+    if (pattern.endsWith('*')) {
+      const prefix = pattern.slice(0, -1);
+      for (const [name, value] of Object.entries(env)) if (name.startsWith(prefix) && value !== undefined) out[name] = value;
+    } else if (env[pattern] !== undefined) {
+      out[pattern] = env[pattern]!;
+    }
+  }
+  return out;
+}
+
+export function resolveSession(policy: Policy, ctx: SessionContext): Resolved {
+  const byPath = new Map<string, GrantedPath>();
+  const grant = (p: string, access: Access, origin: string) => {
+    const write = access === 'rw' || access === 'rwx';
+    const exec = access === 'rox' || access === 'rwx';
+    const had = byPath.get(p);
+    if (had) {
+      had.write ||= write;
+      had.exec ||= exec;
+      return;
+    }
+    byPath.set(p, { path: p, write, exec, exists: fs.existsSync(p), origin });
+  };
+  for (const rule of policy.paths) {
+    const where = `${policy.file}:${rule.line}: filesystem.${rule.access}`;
+    grant(expandTemplate(rule.template, ctx, where), rule.access, `${path.basename(policy.file)}:${rule.line}`);
+  }
+  grant(path.resolve(ctx.cwd), 'rw', 'the session directory');
+  grant(ctx.stateDir, 'rw', 'the session state directory');
+  grant(sessionTmpDir(ctx), 'rw', 'the session temporary directory');
+  // An agent installed under node_modules or ~/.local must run: its real directory, and its
+  // interpreter's, are readable and executable.
+  const real = fs.realpathSync(ctx.agentPath);
+  grant(path.dirname(real), 'rox', 'the agent program');
+  const interpreter = interpreterOf(real, ctx.env);
+  if (interpreter && fs.existsSync(interpreter)) grant(path.dirname(fs.realpathSync(interpreter)), 'rox', "the agent's interpreter");
+
+  const env = selectEnv([...policy.env, ...(ctx.passEnv ?? [])], ctx.env);
+  env['TMPDIR'] = sessionTmpDir(ctx);
+  const paths = [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { paths, env };
+}

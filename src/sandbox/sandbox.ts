@@ -1,0 +1,109 @@
+/**
+ * The sandbox a session starts in. Always on, and closed by default: when no provider can enforce
+ * the policy, the session is refused before any agent process exists. `best_effort` trades that
+ * for a loud warning, and may mean no sandbox at all.
+ */
+import type { Policy } from './policy.js';
+import { INSTALL, bwrapArgv, landrunArgv, type LaunchContext, type Probe, type ProviderName } from './providers.js';
+import { resolveSession, type Resolved, type SessionContext } from './resolve.js';
+
+export class SandboxRefused extends Error {
+  override name = 'SandboxRefused';
+}
+
+export interface Wrapped {
+  provider: ProviderName | 'none';
+  /** Exec this directly. */
+  argv: string[];
+  /** Start it with exactly these variables (plus, for bwrap, the `inherited` ones it unsets). */
+  env: Record<string, string>;
+  /** For the session's err file and stderr: what is not enforced. */
+  warnings: string[];
+  resolved: Resolved;
+}
+
+interface Choice {
+  provider: ProviderName | 'none';
+  warnings: string[];
+  /** bwrap in best-effort mode with a port list it cannot express: share the network. */
+  shareNetAnyway?: boolean;
+  /** landrun without unix-socket control, in best-effort mode. */
+  landrunBestEffort?: boolean;
+}
+
+const UNIX_ESCAPE =
+  'landrun on this kernel (Landlock below ABI 9) cannot stop the agent connecting to unix sockets by path: ' +
+  "it could drive the tmux server, which runs outside the sandbox, or other sessions through $NAMESPACE/agent";
+
+function refusal(policy: Policy, reasons: string[], fix: string): SandboxRefused {
+  return new SandboxRefused(
+    [
+      `sandbox: no provider can enforce ${policy.file}, so the agent was not started:`,
+      ...reasons.map((r) => `  - ${r}`),
+      `Fix: ${fix}`,
+      `Or set general.best_effort: true in ${policy.file} to start anyway with a warning; the agent may then run with NO sandbox, able to read and change all your files.`,
+    ].join('\n'),
+  );
+}
+
+/** Which provider a session gets, or the refusal that says why none will do. */
+export function chooseProvider(policy: Policy, probe: Probe): Choice {
+  const net = policy.network;
+  const wantsPorts = net.enabled && !net.unrestricted && (net.connectTcp.length > 0 || net.bindTcp.length > 0);
+  const portsProblem = 'bubblewrap cannot restrict TCP ports; install landrun or set network.unrestricted';
+  const reasons: string[] = [];
+  const bwrapOk = probe.bwrap.usable && !wantsPorts;
+  if (!probe.bwrap.usable) reasons.push(`bubblewrap: ${probe.bwrap.problem}`);
+  else if (wantsPorts) reasons.push(`bubblewrap: ${portsProblem}`);
+  const landrunOk = probe.landrun.usable && probe.landrun.unixScoped;
+  if (!probe.landrun.usable) reasons.push(`landrun: ${probe.landrun.problem}`);
+  else if (!probe.landrun.unixScoped) reasons.push(`landrun ${probe.landrun.version ?? ''}: ${UNIX_ESCAPE}`.replace('  ', ' '));
+
+  const allowed: ProviderName[] = policy.provider === 'auto' ? ['bwrap', 'landrun'] : [policy.provider];
+  for (const name of allowed) {
+    if (name === 'bwrap' && bwrapOk) return { provider: 'bwrap', warnings: [] };
+    if (name === 'landrun' && landrunOk) return { provider: 'landrun', warnings: [] };
+  }
+  const relevant = reasons.filter((r) => allowed.some((a) => r.startsWith(a === 'bwrap' ? 'bubblewrap' : 'landrun')));
+  if (!policy.bestEffort) {
+    const fix = wantsPorts
+      ? 'install landrun (>= 0.1.18, on a kernel with Landlock ABI 9), or set network.unrestricted: true'
+      : `install bubblewrap: ${INSTALL.bwrap}`;
+    throw refusal(policy, relevant, fix);
+  }
+  // Best effort: the strongest thing available, and say what it does not enforce.
+  for (const name of allowed) {
+    if (name === 'bwrap' && probe.bwrap.usable) {
+      return { provider: 'bwrap', shareNetAnyway: true, warnings: [`best_effort: ${portsProblem}; the network is NOT restricted`] };
+    }
+    if (name === 'landrun' && probe.landrun.usable) {
+      return { provider: 'landrun', landrunBestEffort: true, warnings: [`best_effort: ${UNIX_ESCAPE}`] };
+    }
+  }
+  return {
+    provider: 'none',
+    warnings: [`best_effort: NO SANDBOX: the agent runs with full access to your files and network (${relevant.join('; ')})`],
+  };
+}
+
+/** The argv and environment that start an agent inside the sandbox `policy` describes. */
+export function wrap(policy: Policy, probe: Probe, session: SessionContext, launch: Omit<LaunchContext, 'cwd' | 'agentPath'>): Wrapped {
+  const choice = chooseProvider(policy, probe);
+  const resolved = resolveSession(policy, session);
+  const ctx: LaunchContext = { ...launch, cwd: session.cwd, agentPath: session.agentPath };
+  let argv: string[];
+  switch (choice.provider) {
+    case 'bwrap': {
+      const net = policy.network;
+      argv = bwrapArgv(probe.bwrap.path!, resolved, ctx, net.enabled && (net.unrestricted || choice.shareNetAnyway === true));
+      break;
+    }
+    case 'landrun':
+      argv = landrunArgv(probe.landrun.path!, policy, resolved, ctx, choice.landrunBestEffort === true || policy.bestEffort);
+      break;
+    case 'none':
+      argv = [session.agentPath, ...launch.agentArgs];
+      break;
+  }
+  return { provider: choice.provider, argv, env: resolved.env, warnings: choice.warnings, resolved };
+}
