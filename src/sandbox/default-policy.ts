@@ -4,7 +4,9 @@
  * start otherwise), /proc/self/maps and /proc/self/stat readable (abort at start; "Failed to get
  * memory usage"), /etc/bash.bashrc readable (else every tool output starts with an error), and
  * the DNS/TLS files for real APIs. /etc/passwd, /proc/meminfo, /proc/self/cgroup and /proc/version
- * are not needed, so they are not granted.
+ * are not needed, so they are not granted. Unlike the original, ~/.config/anvillm is not granted:
+ * an agent that can write it can rewrite its own sandbox policy and backends for the next session
+ * (sessions keep it read-only even inside a writable grant).
  */
 export const DEFAULT_POLICY_YAML = `# AnviLLM sandbox policy.
 #
@@ -15,7 +17,8 @@ export const DEFAULT_POLICY_YAML = `# AnviLLM sandbox policy.
 # Paths may use {CWD} (the session's directory), {HOME}, {TMPDIR}, {XDG_CONFIG_HOME},
 # {XDG_DATA_HOME}, {XDG_CACHE_HOME}, {XDG_STATE_HOME} and {ANY_ENV_VAR}; an undefined variable is
 # an error. Paths that do not exist are skipped. Every session also gets its own directory and
-# its state directory read-write, and the agent program's directory read+execute.
+# its state directory read-write, and the agent program's directory read+execute. AnviLLM's own
+# configuration ({XDG_CONFIG_HOME}/anvillm) stays read-only: an agent must not rewrite its sandbox.
 
 general:
   # false (strict, recommended): a session is refused when no provider can enforce this policy.
@@ -34,7 +37,6 @@ filesystem:
     - "{HOME}/.claude"
     - "{HOME}/.claude.json"
     - "{HOME}/.kiro"
-    - "{XDG_CONFIG_HOME}/anvillm"
     - /dev/null
   # read + execute
   rox:

@@ -77,7 +77,8 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*\*?$/;
 
 export function parsePolicy(text: string, file: string): Policy {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  // Duplicate keys are found below, where the error can name the key's own line.
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false });
   const lineOf = (node: YamlNode | null | undefined): number => (node?.range ? lines.linePos(node.range[0]).line : 1);
   const fail = (node: YamlNode | null | undefined, field: string, what: string): never => {
     throw new PolicyError(`${file}:${lineOf(node)}: ${field}: ${what}`);
@@ -105,11 +106,14 @@ export function parsePolicy(text: string, file: string): Policy {
     if (node === null) return [];
     if (!isMap(node)) fail(node, field, `must be a mapping of ${known.join(', ')}`);
     const out: [string, YamlNode | null, YamlNode][] = [];
+    const seen = new Set<string>();
     for (const pair of (node as { items: { key: unknown; value: unknown }[] }).items) {
       const keyNode = pair.key as YamlNode;
       const key = isScalar(keyNode) ? String(keyNode.value) : '';
       const name = field ? `${field}.${key}` : key;
       if (!known.includes(key)) fail(keyNode, name, `unknown key; expected one of ${known.join(', ')}`);
+      if (seen.has(key)) fail(keyNode, name, 'appears twice; keep one');
+      seen.add(key);
       out.push([key, (pair.value as YamlNode | null) ?? null, keyNode]);
     }
     return out;

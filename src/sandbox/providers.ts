@@ -160,6 +160,7 @@ export function bwrapArgv(bwrapPath: string, granted: Resolved, launch: LaunchCo
     if (providedByBwrap(g.path)) continue;
     argv.push(g.write ? '--bind' : '--ro-bind', g.path, g.path);
   }
+  for (const p of granted.keepReadOnly) argv.push('--ro-bind', p, p);
   // Everything not bound is read-only: a write outside the policy fails loudly instead of
   // landing in the sandbox's throw-away root.
   argv.push('--remount-ro', '/', '--chdir', launch.cwd);

@@ -38,6 +38,11 @@ export interface GrantedPath {
 
 export interface Resolved {
   paths: GrantedPath[];
+  /**
+   * Existing directories inside a writable grant that must stay read-only: AnviLLM's own
+   * configuration, where an agent could otherwise rewrite its sandbox for the next session.
+   */
+  keepReadOnly: string[];
   /** Exactly the environment the agent sees. */
   env: Record<string, string>;
 }
@@ -150,5 +155,8 @@ export function resolveSession(policy: Policy, ctx: SessionContext): Resolved {
   const env = selectEnv([...policy.env, ...(ctx.passEnv ?? [])], ctx.env);
   env['TMPDIR'] = sessionTmpDir(ctx);
   const paths = [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { paths, env };
+  const ownConfig = path.join(configHome(ctx.env), 'anvillm');
+  const underWritable = (p: string) => paths.some((g) => g.write && g.exists && (p === g.path || p.startsWith(g.path === '/' ? '/' : `${g.path}/`)));
+  const keepReadOnly = fs.existsSync(ownConfig) && underWritable(ownConfig) ? [ownConfig] : [];
+  return { paths, keepReadOnly, env };
 }

@@ -99,6 +99,12 @@ export function wrap(policy: Policy, probe: Probe, session: SessionContext, laun
       break;
     }
     case 'landrun':
+      if (resolved.keepReadOnly.length > 0) {
+        // Landlock cannot take back part of a grant.
+        const problem = `landrun cannot keep ${resolved.keepReadOnly.join(', ')} read-only inside a writable grant: the agent could rewrite its own sandbox policy`;
+        if (!policy.bestEffort) throw refusal(policy, [problem], `narrow the rw grant that covers ${resolved.keepReadOnly[0]}, or install bubblewrap: ${INSTALL.bwrap}`);
+        choice.warnings.push(`best_effort: ${problem}`);
+      }
       argv = landrunArgv(probe.landrun.path!, policy, resolved, ctx, choice.landrunBestEffort === true || policy.bestEffort);
       break;
     case 'none':

@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+/**
+ * anvillm: the command-line entry point. Exit 0 ok, 1 error (message on stderr), 2 usage.
+ * For now: `anvillm sandbox check|show`. The daemon and its client commands join this table.
+ */
+import { fileURLToPath } from 'node:url';
+
+import { UsageError, processIO, type CommandIO } from './io.js';
+import { sandboxCommand } from './sandbox-command.js';
+
+const USAGE = `usage: anvillm <command> [args]
+
+commands:
+  sandbox check [--cwd DIR]   what a session would get from the sandbox policy
+  sandbox show                the policy file and a summary
+
+anvillm <command> --help tells more.`;
+
+const commands: Record<string, (args: string[], io: CommandIO) => Promise<number> | number> = {
+  sandbox: sandboxCommand,
+};
+
+export async function main(argv: string[], io: CommandIO = processIO): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout(USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  const command = commands[name];
+  if (!command) {
+    io.stderr(`anvillm: unknown command ${name}\n${USAGE}`);
+    return 2;
+  }
+  try {
+    return await command(args, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.stderr(e.message);
+      return 2;
+    }
+    io.stderr(`anvillm ${name}: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}
