@@ -18,6 +18,9 @@ import { newQidPath } from '../src/ninep/tree.js';
 
 const now = () => Math.floor(Date.now() / 1000);
 
+/** Like plan 9's ramfs, refuse files that would hold the server's memory hostage. */
+export const MAX_FILE_SIZE = 16 << 20;
+
 abstract class MemNode {
   readonly qidPath = newQidPath();
   atime = now();
@@ -33,6 +36,15 @@ abstract class MemNode {
 
   protected statBase(length: number): NodeStat {
     return { name: this.name, mode: this.perm, length, atime: this.atime, mtime: this.mtime, version: this.version, gid: this.gid };
+  }
+
+  /** Still in its directory: a fid can outlive the remove of its file, and a new file can take the name. */
+  protected get linked(): boolean {
+    return this.parent === null || this.parent.lookup(this.name) === (this as unknown);
+  }
+
+  protected mustBeLinked(): void {
+    if (!this.linked) throw new Error(`'${this.name}' file does not exist: it was removed`);
   }
 
   /** The server validated the change (permissions, name free, DMDIR kept); apply it. */
@@ -59,6 +71,7 @@ export class MemFile extends MemNode implements FileNode {
   }
 
   truncate(length: number): void {
+    if (length > MAX_FILE_SIZE) throw new Error(`file too long: ramfs files hold at most ${MAX_FILE_SIZE} bytes`);
     if (length > this.data.length) {
       const grown = Buffer.alloc(Math.max(length, this.data.length * 2));
       this.data.copy(grown, 0, 0, this.size);
@@ -76,17 +89,20 @@ export class MemFile extends MemNode implements FileNode {
   }
 
   wstat(change: StatChange): void {
+    if (change.name !== undefined) this.mustBeLinked();
     if (change.length !== undefined) this.truncate(change.length);
     this.applyChange(change);
   }
 
   remove(): void {
+    this.mustBeLinked();
     this.parent?.unlink(this.name);
   }
 
   open(mode: number): OpenFile {
     if (mode & OTRUNC) this.truncate(0);
     return {
+      readsNeverWait: true,
       read: (offset, count) => {
         this.atime = now();
         return Buffer.from(this.data.subarray(Math.min(offset, this.size), Math.min(offset + count, this.size)));
@@ -94,6 +110,7 @@ export class MemFile extends MemNode implements FileNode {
       write: (data, offset) => {
         const at = this.perm & DMAPPEND ? this.size : offset;
         const end = at + data.length;
+        if (end > MAX_FILE_SIZE) throw new Error(`write too long: ramfs files hold at most ${MAX_FILE_SIZE} bytes`);
         if (end > this.size) this.truncate(end);
         data.copy(this.data, at);
         this.touch();
@@ -120,6 +137,7 @@ export class MemDir extends MemNode implements DirNode {
   }
 
   create(name: string, perm: number): Node {
+    this.mustBeLinked();
     const node = perm & DMDIR ? new MemDir(name, perm, this) : new MemFile(name, perm, this);
     this.entries.set(name, node);
     this.mtime = now();
@@ -128,10 +146,12 @@ export class MemDir extends MemNode implements DirNode {
   }
 
   wstat(change: StatChange): void {
+    if (change.name !== undefined) this.mustBeLinked();
     this.applyChange(change);
   }
 
   remove(): void {
+    this.mustBeLinked();
     if (this.entries.size > 0) throw new Error(`'${this.name}' directory not empty: remove its files first`);
     this.parent?.unlink(this.name);
   }

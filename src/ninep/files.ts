@@ -125,6 +125,7 @@ export class SnapshotFile implements FileNode {
     const chunks: Buffer[] = [];
     let wrote = false;
     return {
+      readsNeverWait: true,
       read: (offset, count) => content.subarray(offset, offset + count),
       write: (data) => {
         check?.(data, Buffer.concat(chunks));

@@ -29,6 +29,7 @@ export interface ServerOptions {
 }
 
 const MIN_MSIZE = 256;
+const NEVER_ABORTED = new AbortController().signal;
 const startTime = Math.floor(Date.now() / 1000);
 
 interface DirReadState {
@@ -58,12 +59,30 @@ interface Pending {
   done: Promise<void>;
 }
 
+/** The longest prefix of `s` whose UTF-8 encoding fits in `max` bytes, never splitting a character. */
+function truncateUtf8(s: string, max: number): string {
+  if (Buffer.byteLength(s) <= max) return s;
+  const bytes = Buffer.from(s);
+  let end = max;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--; // back up to the start of a character
+  return bytes.subarray(0, end).toString();
+}
+
+/** Linux's NAME_MAX: longer names could not be listed (a stat entry is at most 65535 bytes). */
+const MAX_NAME_BYTES = 255;
+
 function last(path: Node[]): Node {
   return path[path.length - 1]!;
 }
 
 function validName(name: string): boolean {
   return name !== '' && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\0');
+}
+
+/** A name a client may give a new file or a rename. */
+function checkNewName(name: string): void {
+  if (!validName(name)) throw new Error(Errors.badName(name));
+  if (Buffer.byteLength(name) > MAX_NAME_BYTES) throw new Error(Errors.nameTooLong(MAX_NAME_BYTES));
 }
 
 function canRead(mode: number): boolean {
@@ -131,7 +150,7 @@ export class Server {
     return {
       type: 0,
       dev: 0,
-      qid: { type: (mode >>> 24) & 0xff, version: s.version ?? 0, path: node.qidPath },
+      qid: { type: (mode >>> 24) & 0xff, version: s.version ?? 0, path: node.qidPath }, // as qidOf
       mode,
       atime: s.atime ?? mtime,
       mtime,
@@ -144,7 +163,9 @@ export class Server {
   }
 
   qidOf(node: Node): Qid {
-    return this.statOf(node).qid;
+    const s = node.stat();
+    const mode = node.isDir ? s.mode | DMDIR : s.mode & ~DMDIR;
+    return { type: (mode >>> 24) & 0xff, version: s.version ?? 0, path: node.qidPath };
   }
 }
 
@@ -209,9 +230,15 @@ class Connection {
   private onData(chunk: Buffer): void {
     if (this.closed) return;
     this.framer.push(chunk);
-    for (;;) {
+    for (let n = 0; ; n++) {
       const frame = this.framer.next();
       if (frame === null) return;
+      if (n === 1) {
+        // A pipelining client (9pfuse) sent several requests at once: gather the replies that
+        // finish together into one write instead of one system call each.
+        this.stream.cork();
+        setImmediate(() => this.stream.uncork());
+      }
       const m = frame instanceof DecodeError ? frame : decode(frame);
       if (m instanceof DecodeError) return this.protocolError(m.toString());
       if (m.type[0] !== 'T') return this.protocolError(`client sent ${m.type}`);
@@ -283,14 +310,12 @@ class Connection {
 
   private send(m: RMessage): void {
     if (this.closed) return;
-    if (m.type === 'Rerror' && Buffer.byteLength(m.ename) > this.msize - 9) {
-      m = { ...m, ename: Buffer.from(m.ename).subarray(0, this.msize - 9).toString() };
-    }
     let buf: Buffer;
     try {
-      buf = encode(m);
+      buf = encode(m.type === 'Rerror' ? { ...m, ename: truncateUtf8(m.ename, this.msize - 9) } : m);
+      if (buf.length > this.msize) buf = this.errorBuf(m.tag, Errors.replyTooLarge(m.type, buf.length, this.msize));
     } catch (e) {
-      buf = encode({ type: 'Rerror', tag: m.tag, ename: Errors.internal(e instanceof Error ? e.message : String(e)) });
+      buf = this.errorBuf(m.tag, Errors.internal(e instanceof Error ? e.message : String(e)));
     }
     if (!this.stream.write(buf) && !this.paused) {
       // The client is not reading its replies: stop reading its requests until it does.
@@ -301,6 +326,10 @@ class Connection {
         if (!this.closed) this.stream.resume();
       });
     }
+  }
+
+  private errorBuf(tag: number, ename: string): Buffer {
+    return encode({ type: 'Rerror', tag, ename: truncateUtf8(ename, this.msize - 9) });
   }
 
   private fid(n: number): Fid {
@@ -322,9 +351,11 @@ class Connection {
   }
 
   private async release(fid: Fid, reason: CloseReason): Promise<void> {
-    const interrupted = new Error(Errors.interrupted);
-    for (const c of fid.inflight) c.abort(interrupted);
-    fid.inflight.clear();
+    if (fid.inflight.size > 0) {
+      const interrupted = new Error(Errors.interrupted);
+      for (const c of fid.inflight) c.abort(interrupted);
+      fid.inflight.clear();
+    }
     const open = fid.open;
     fid.open = null;
     if (!open) return;
@@ -365,10 +396,11 @@ class Connection {
         const node = last(fid.path);
         this.checkOpen(fid.path, m.mode);
         const open = await this.openNode(node, m.mode);
-        if (!this.alive(p) || this.fids.get(m.fid) !== fid || fid.open) {
+        if (!this.alive(p) || this.fids.get(m.fid) !== fid || fid.open || last(fid.path) !== node) {
           await open.file?.close?.('drop');
           if (!this.alive(p)) return null;
-          throw new Error(this.fids.get(m.fid) === fid ? Errors.alreadyOpen : Errors.unknownFid(m.fid));
+          if (this.fids.get(m.fid) !== fid) throw new Error(Errors.unknownFid(m.fid));
+          throw new Error(fid.open ? Errors.alreadyOpen : Errors.walkedWhileOpening);
         }
         fid.open = open;
         return { type: 'Ropen', tag, qid: this.server.qidOf(node), iounit: this.msize - IOHDRSZ };
@@ -388,6 +420,10 @@ class Connection {
         if (open.dir) return { type: 'Rread', tag, data: await this.readDir(node as DirNode, open.dir, offset, count) };
         const file = open.file!;
         if (!file.read) return { type: 'Rread', tag, data: new Uint8Array(0) };
+        if (file.readsNeverWait) {
+          const data = await file.read(offset, count, NEVER_ABORTED);
+          return { type: 'Rread', tag, data: data.length > count ? data.subarray(0, count) : data };
+        }
         const { signal, finish } = this.signal(p, fid);
         try {
           const data = await file.read(offset, count, signal);
@@ -467,6 +503,7 @@ class Connection {
     if (qids.length === m.wnames.length) {
       if (this.fids.get(m.fid) !== fid) throw new Error(Errors.unknownFid(m.fid));
       if (m.newfid === m.fid) {
+        if (fid.open) throw new Error(Errors.walkFromOpen); // opened while we walked
         fid.path = path;
       } else {
         this.claimable(m.newfid);
@@ -536,7 +573,7 @@ class Connection {
     const dir = last(fid.path);
     const dirStat = dir.stat();
     if (!dir.isDir) throw new Error(Errors.notDir(dirStat.name));
-    if (!validName(name)) throw new Error(Errors.badName(name));
+    checkNewName(name);
     if (!canWrite(dirStat.mode)) throw new Error(Errors.permission(dirStat.name, 'is not writable'));
     if (!dir.create) throw new Error(Errors.permission(dirStat.name, 'does not allow creating files'));
     const isDir = (perm & DMDIR) !== 0;
@@ -547,7 +584,7 @@ class Connection {
     const finalPerm = (perm & (~mask | (dirStat.mode & mask))) >>> 0;
     const child = await dir.create(name, finalPerm, mode);
     const open = await this.openNode(child, mode);
-    if (!this.alive(p) || this.fids.get(fidNum) !== fid || fid.open) {
+    if (!this.alive(p) || this.fids.get(fidNum) !== fid || fid.open || last(fid.path) !== dir) {
       await open.file?.close?.('drop');
       if (!this.alive(p)) return null;
       throw new Error(Errors.unknownFid(fidNum));
@@ -586,7 +623,7 @@ class Connection {
       }
     }
     if (want.name !== '' && want.name !== name) {
-      if (!validName(want.name)) throw new Error(Errors.badName(want.name));
+      checkNewName(want.name);
       if (fid.path.length < 2) throw refuse('its name');
       const parent = fid.path[fid.path.length - 2] as DirNode;
       if (!canWrite(parent.stat().mode)) throw new Error(Errors.permission(parent.stat().name, 'is not writable'));

@@ -46,6 +46,12 @@ export interface OpenFile {
   write?(data: Buffer, offset: number): number | void | Promise<number | void>;
   /** Called once, when the fid is clunked, removed, or dropped with its connection. */
   close?(reason: CloseReason): void | Promise<void>;
+  /**
+   * True when `read` always answers at once (held content, memory): the server then passes a
+   * signal that never aborts and skips the per-read abort bookkeeping, a hot path for ramfs-like
+   * files. A file whose reads may wait must leave it unset, or a flush could not cancel them.
+   */
+  readsNeverWait?: boolean;
 }
 
 interface NodeBase {
