@@ -2,33 +2,43 @@
  * Benchmark of the 9P library: `npm run bench` (or `node dist/bench/run.js` after a build).
  *
  *   --quick            1 s per test instead of 3 s (BENCH_SECONDS=N sets it to N seconds)
+ *   --no-pin           leave CPU placement to the scheduler (by default the server and the load
+ *                      generator are pinned to CPUs of their own with taskset, when there is one)
  *   --profile[=DIR]    run the server under `node --cpu-prof`, profile written to DIR
  *                      (default bench-profiles/), to open in Chrome DevTools or speedscope
  *
  * The server (bench/server.ts: a ramfs with the files pre-created) runs as a process of its own on a
  * unix socket; this process is only the load generator, a raw client with pre-encoded requests
- * and one request in flight per connection, so that the figures measure the server. The last line
- * measures the same round trip through our Client library, which Assist and the CLI use.
+ * and one request in flight per connection, so that the figures measure the server. The "via
+ * Client library" lines time the same round trip through our Client, which Assist and the CLI use.
+ *
+ * Both processes are pinned (taskset) to CPUs of their own, then, for the 1-connection lines, to
+ * one shared CPU: a request/reply ping-pong across CPUs pays a wake-up of an idle CPU per message,
+ * which in a VM costs several times the server's own work, and left to the scheduler the figures
+ * flip between the two cases from run to run.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { Client } from '../src/ninep/client.js';
+import { IOHDRSZ } from '../src/ninep/constants.js';
 import { BIG_SIZE, MSIZE, RawConn, SMALL_CONTENTS, SMALL_FILE, bigContents, bigRound, runRounds, smallRound } from './ninep.js';
 
 interface Options {
   seconds: number;
   warmup: number;
   profileDir: string | null;
+  pin: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
   let seconds = 3;
   let warmup = 0.5;
   let profileDir: string | null = null;
+  let pin = true;
   for (const arg of argv) {
     if (arg === '--quick') {
       seconds = 1;
@@ -37,8 +47,10 @@ function parseOptions(argv: string[]): Options {
       profileDir = 'bench-profiles';
     } else if (arg.startsWith('--profile=')) {
       profileDir = arg.slice('--profile='.length);
+    } else if (arg === '--no-pin') {
+      pin = false;
     } else if (arg === '-h' || arg === '--help') {
-      console.log('usage: npm run bench -- [--quick] [--profile[=DIR]]   (env BENCH_SECONDS=N: seconds per test)');
+      console.log('usage: npm run bench -- [--quick] [--no-pin] [--profile[=DIR]]   (env BENCH_SECONDS=N: seconds per test)');
       process.exit(0);
     } else {
       throw new Error(`unknown argument ${arg} (try --help)`);
@@ -50,7 +62,7 @@ function parseOptions(argv: string[]): Options {
     if (!(seconds > 0)) throw new Error(`BENCH_SECONDS=${env} is not a positive number`);
     warmup = Math.min(0.5, seconds / 4);
   }
-  return { seconds, warmup, profileDir: profileDir && path.resolve(profileDir) };
+  return { seconds, warmup, profileDir: profileDir && path.resolve(profileDir), pin };
 }
 
 // ---- the server process -------------------------------------------------------------------
@@ -177,11 +189,79 @@ async function clientRounds(client: Client, seconds: number): Promise<{ rounds: 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const pad = (s: string, n: number) => s + ' '.repeat(Math.max(1, n - s.length));
 const lpad = (s: string, n: number) => ' '.repeat(Math.max(0, n - s.length)) + s;
-const cpu = (f: Figures) => `server CPU ${f.serverCpu === null ? '?' : `${Math.round(f.serverCpu * 100)}%`}, client ${Math.round(f.clientCpu * 100)}%`;
+/** CPU use of both processes, and the server's CPU time per round (user + system, from /proc). */
+const cpu = (f: Figures, perRound = true) => {
+  const server =
+    f.serverCpu === null
+      ? '?'
+      : `${Math.round(f.serverCpu * 100)}%` + (perRound ? `, ${int((f.serverCpu * f.seconds * 1e6) / f.rounds)} µs/round` : '');
+  return `server CPU ${server}; client ${Math.round(f.clientCpu * 100)}%`;
+};
 const lat = (f: Figures) => `p50 ${lpad(int(percentileUs(f.latencies, 0.5)), 4)} µs  p99 ${lpad(int(percentileUs(f.latencies, 0.99)), 5)} µs`;
 
+let indent = '  ';
 function line(label: string, value: string, rest: string): void {
-  console.log(`  ${pad(label + ':', 40)}${lpad(value, 16)}   ${rest}`);
+  console.log(`${indent}${pad(label + ':', 42 - indent.length)}${lpad(value, 16)}   ${rest}`);
+}
+
+// ---- CPU placement ---------------------------------------------------------------------------
+
+/** The CPUs this process may run on, from /proc/self/status; null where that is unknown. */
+function allowedCpus(): number[] | null {
+  try {
+    const m = /^Cpus_allowed_list:\s*(\S+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    if (!m) return null;
+    const cpus: number[] = [];
+    for (const part of m[1]!.split(',')) {
+      const [a, b] = part.split('-').map(Number);
+      for (let c = a!; c <= (b ?? a!); c++) cpus.push(c);
+    }
+    return cpus;
+  } catch {
+    return null;
+  }
+}
+
+/** Pins every thread of `pid` to `cpu` with taskset(1); false when that is not possible. */
+function pin(pid: number, cpu: number): boolean {
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Where the two processes run. A ping-pong between processes on different CPUs pays a cross-CPU
+ * wake-up per message (costly in a VM), one on a shared CPU does not: left to the scheduler the
+ * figures flip between the two from run to run, so each test pins both processes.
+ */
+interface Placement {
+  separate(): void;
+  shared(): void;
+  describe: string;
+  canShare: boolean;
+}
+
+function placement(serverPid: number, wanted: boolean): Placement {
+  const cpus = allowedCpus();
+  const none: Placement = { separate() {}, shared() {}, describe: 'processes placed by the OS scheduler', canShare: false };
+  if (!wanted || !cpus || cpus.length < 2) return none;
+  const [a, b] = [cpus[0]!, cpus[1]!];
+  if (!pin(serverPid, a) || !pin(process.pid, b)) return none;
+  return {
+    separate() {
+      pin(serverPid, a);
+      pin(process.pid, b);
+    },
+    shared() {
+      pin(serverPid, a);
+      pin(process.pid, a);
+    },
+    describe: `server pinned to CPU ${a}, load generator to CPU ${b}`,
+    canShare: true,
+  };
 }
 
 // ---- main -----------------------------------------------------------------------------------
@@ -191,11 +271,12 @@ async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'anvillm-bench-'));
   const socketPath = path.join(dir, 'ramfs');
   let server: ServerProcess | null = null;
+  const removeDir = () => fs.rmSync(dir, { recursive: true, force: true });
+  process.on('exit', removeDir); // also on process.exit; the server is killed by its own exit hook
+  // `npm run bench | head`: a closed stdout ends the bench quietly, the server and the socket with it.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => process.exit(e.code === 'EPIPE' ? 0 : 1));
   const interrupted = () => {
-    void (server?.stop() ?? Promise.resolve()).finally(() => {
-      fs.rmSync(dir, { recursive: true, force: true });
-      process.exit(130);
-    });
+    void (server?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
   };
   process.once('SIGINT', interrupted);
   process.once('SIGTERM', interrupted);
@@ -203,46 +284,66 @@ async function main(): Promise<void> {
     server = await startServer(socketPath, opts.profileDir);
     const pid = server.child.pid!;
     const { seconds, warmup } = opts;
-    console.log(`9p server (ramfs, separate process, unix socket; ${seconds} s per test after ${warmup} s warm-up, ${os.cpus().length} CPUs, Node ${process.versions.node})`);
+    const place = placement(pid, opts.pin);
+    console.log(`9p server (ramfs, separate process, unix socket; ${seconds} s per test after ${warmup} s warm-up)`);
+    console.log(`  Node ${process.versions.node}, ${os.cpus().length} CPUs, ${place.describe}`);
 
-    // 1 and 2: walk+open+read+clunk of the 13-byte file.
     const small = smallRound();
-    const one = await connectAll(socketPath, 1);
-    await runRounds(one, warmup, small);
-    const f1 = await measure(pid, () => runRounds(one, seconds, small, true));
-    line('walk+open+read+clunk, 1 connection', `${int(f1.perSecond)} rounds/s`, `${lat(f1)}   (${cpu(f1)})`);
-    for (const c of one) c.close();
+    const smallTest = async (label: string, n: number) => {
+      const conns = await connectAll(socketPath, n);
+      try {
+        await runRounds(conns, warmup, small);
+        const f = await measure(pid, () => runRounds(conns, seconds, small, true));
+        line(label, `${int(f.perSecond)} rounds/s`, `${lat(f)}   (${cpu(f)})`);
+      } finally {
+        for (const c of conns) c.close();
+      }
+    };
+    const clientTest = async (label: string) => {
+      const client = await Client.dial(`unix!${socketPath}`);
+      try {
+        await clientRounds(client, warmup);
+        const f = await measure(pid, () => clientRounds(client, seconds));
+        line(label, `${int(f.perSecond)} rounds/s`, `${lat(f)}   (${cpu(f)})`);
+      } finally {
+        client.close();
+      }
+    };
 
-    const eight = await connectAll(socketPath, 8);
-    await runRounds(eight, warmup, small);
-    const f8 = await measure(pid, () => runRounds(eight, seconds, small, true));
-    line('walk+open+read+clunk, 8 connections', `${int(f8.perSecond)} rounds/s`, `${lat(f8)}   (${cpu(f8)})`);
-    for (const c of eight) c.close();
+    // 1 and 2: walk+open+read+clunk of the 13-byte file, raw client.
+    place.separate();
+    await smallTest('walk+open+read+clunk, 1 connection', 1);
+    await smallTest('walk+open+read+clunk, 8 connections', 8);
 
     // 3: reading the 1 MiB file, msize as negotiated. One checked round first, outside the timing.
     const [big] = await connectAll(socketPath, 1);
-    const msize = big!.msize;
-    await runRounds([big!], 0, bigRound(msize, bigContents()));
-    const bigR = bigRound(msize, null);
-    await runRounds([big!], warmup, bigR);
-    const fb = await measure(pid, () => runRounds([big!], seconds, bigR));
-    const mbps = fb.bytes / 1e6 / fb.seconds;
-    line(`read 1 MiB file (msize ${msize})`, `${int(mbps)} MB/s`, `${int(fb.perSecond)} files/s, ${Math.ceil(BIG_SIZE / (msize - 24)) + 1} Treads each   (${cpu(fb)})`);
-    big!.close();
+    try {
+      const msize = big!.msize;
+      await runRounds([big!], 0, bigRound(msize, bigContents()));
+      const bigR = bigRound(msize, null);
+      await runRounds([big!], warmup, bigR);
+      const f = await measure(pid, () => runRounds([big!], seconds, bigR));
+      const reads = Math.floor(BIG_SIZE / (msize - IOHDRSZ)) + 1;
+      line(`read 1 MiB file (msize ${msize})`, `${int(f.bytes / 1e6 / f.seconds)} MB/s`, `${int(f.perSecond)} files/s, ${reads} Treads each   (${cpu(f, false)})`);
+    } finally {
+      big!.close();
+    }
 
     // 4: the same small round through our Client library.
-    const client = await Client.dial(`unix!${socketPath}`);
-    try {
-      await clientRounds(client, warmup);
-      const fc = await measure(pid, () => clientRounds(client, seconds));
-      line('via Client library, 1 connection', `${int(fc.perSecond)} rounds/s`, `${lat(fc)}   (${cpu(fc)})`);
-    } finally {
-      client.close();
+    await clientTest('via Client library, 1 connection');
+
+    if (place.canShare) {
+      place.shared();
+      console.log('  the same with server and load generator sharing one CPU (no cross-CPU wake-ups):');
+      indent = '    ';
+      await smallTest('walk+open+read+clunk, 1 connection', 1);
+      await clientTest('via Client library, 1 connection');
     }
     console.log('target (Go original, same machine): 5,000 rounds/s on 1 connection, 18,000 on 8');
   } finally {
     await server?.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
+    removeDir();
+    process.off('exit', removeDir);
     process.off('SIGINT', interrupted);
     process.off('SIGTERM', interrupted);
   }
