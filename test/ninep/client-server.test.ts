@@ -110,6 +110,20 @@ describe('client and server over a unix socket', () => {
     await ev.close();
   });
 
+  it('dials tcp!host!port as well as unix sockets', async () => {
+    const listener = await srv.server.listen('tcp!127.0.0.1!0');
+    try {
+      const port = (listener.address() as { port: number }).port;
+      const c = await Client.dial(`tcp!127.0.0.1!${port}`);
+      assert.equal((await c.readFile('/syn/value')).toString(), 'second part\n');
+      c.close();
+      for (let i = 0; i < 200 && srv.server.connections > 1; i++) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(srv.server.connections, 1, 'the closed tcp connection is gone');
+    } finally {
+      listener.close();
+    }
+  });
+
   it('serves 50 connections at once', async () => {
     const clients = await Promise.all(Array.from({ length: 50 }, () => Client.dial(`unix!${srv.socketPath}`)));
     assert.equal(srv.server.connections, 51);
