@@ -108,11 +108,13 @@ export async function probe(env: NodeJS.ProcessEnv = process.env): Promise<Probe
     landrun.problem = `not installed (install: ${INSTALL.landrun})`;
   } else {
     landrun.version = await firstLine(landrunPath, ['--version']);
-    const failure = await succeeds(landrunPath, ['--rox', '/', '--', truePath]);
-    landrun.usable = failure === null;
+    // landrun >= 0.1.18 demands Landlock ABI 9 in strict mode, the first ABI that controls unix
+    // sockets; on an older kernel only its --best-effort mode runs.
+    const strictFailure = await succeeds(landrunPath, ['--rox', '/', '--', truePath]);
+    const failure = strictFailure && (await succeeds(landrunPath, ['--best-effort', '--rox', '/', '--', truePath]));
+    landrun.usable = !failure;
     if (failure) landrun.problem = `cannot sandbox here: ${failure}`;
-    // landrun >= 0.1.18 demands Landlock ABI 9 in strict mode, the first to control unix sockets.
-    landrun.unixScoped = landrun.usable && versionAtLeast(landrun.version, [0, 1, 18]);
+    landrun.unixScoped = strictFailure === null && versionAtLeast(landrun.version, [0, 1, 18]);
   }
   return { bwrap, landrun, kernel, landlockAbi: landlockAbiFor(kernel) };
 }
