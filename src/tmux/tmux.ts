@@ -1,0 +1,246 @@
+/**
+ * The tmux driver: agents' windows on the user's default tmux server, or on the socket in
+ * ANVILLM_TMUX_SOCKET (tests always use their own). Every command goes through a control-mode
+ * client (see control.ts) with each argument quoted: no shell ever sees user text, and no secret
+ * ever stands in an argv.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+import { ControlClient, PLACEHOLDER_NAME, TmuxError } from './control.js';
+import { commandLine, formatLiteral } from './quote.js';
+
+const run = promisify(execFile);
+
+export interface TerminalSize {
+  cols: number;
+  rows: number;
+}
+
+export const DEFAULT_SIZE: TerminalSize = { cols: 120, rows: 40 };
+
+export interface WindowSpec {
+  /** The tmux session, e.g. anvillm-claude. */
+  session: string;
+  /** The window's name: the AnviLLM session id. */
+  name: string;
+  cwd: string;
+  /** Two or more words: tmux runs a single word through `sh -c`. */
+  argv: string[];
+  /** Set in the window's environment through the control client's stdin, never an argv. */
+  env: Record<string, string>;
+  size?: TerminalSize;
+}
+
+export interface WindowInfo {
+  session: string;
+  windowId: string;
+  name: string;
+  paneId: string;
+  pid: number;
+  dead: boolean;
+  deadStatus: number | null;
+}
+
+export interface TmuxListeners {
+  output?(paneId: string, data: Buffer): void;
+  /** A pane's program ended with `status` (128 + n for signal n); the window stays until killed. */
+  paneDied?(paneId: string, windowId: string, status: number): void;
+  windowClosed?(windowId: string): void;
+}
+
+const DEAD_SUBSCRIPTION = 'anvillm-dead';
+const PLACEHOLDER_ARGV = ['sleep', 'infinity'];
+const WINDOW_FORMAT = '#{session_name}\t#{window_id}\t#{window_name}\t#{pane_id}\t#{pane_pid}\t#{pane_dead}\t#{pane_dead_status}';
+
+function parseWindow(line: string): WindowInfo {
+  const [session, windowId, name, paneId, pid, dead, status] = line.split('\t');
+  return {
+    session: session!,
+    windowId: windowId!,
+    name: name!,
+    paneId: paneId!,
+    pid: Number(pid),
+    dead: dead === '1',
+    deadStatus: status === '' || status === undefined ? null : Number(status),
+  };
+}
+
+export class Tmux {
+  readonly tmuxArgs: string[];
+  private readonly clients = new Map<string, Promise<ControlClient>>();
+  private readonly listeners = new Set<TmuxListeners>();
+  /** The environment tmux itself runs with: a server we start inherits it as its global environment. */
+  private readonly env: NodeJS.ProcessEnv;
+
+  constructor(options: { socket?: string | null; configFile?: string; env?: NodeJS.ProcessEnv } = {}) {
+    this.tmuxArgs = [...(options.socket ? ['-S', options.socket] : []), ...(options.configFile ? ['-f', options.configFile] : [])];
+    const env = options.env ?? process.env;
+    // A server started by us must not inherit the daemon's secrets as its global environment.
+    this.env = Object.fromEntries(['PATH', 'HOME', 'USER', 'LANG', 'LC_ALL', 'TMUX_TMPDIR'].flatMap((k) => (env[k] ? [[k, env[k]]] : [])));
+  }
+
+  static fromEnv(env: NodeJS.ProcessEnv = process.env): Tmux {
+    return new Tmux({ socket: env['ANVILLM_TMUX_SOCKET'] || null, env });
+  }
+
+  listen(l: TmuxListeners): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+
+  private client(session: string): Promise<ControlClient> {
+    let c = this.clients.get(session);
+    if (!c) {
+      c = ControlClient.attach(this.tmuxArgs, session, PLACEHOLDER_ARGV, this.env, {
+        output: (pane, data) => this.listeners.forEach((l) => l.output?.(pane, data)),
+        subscription: (name, windowId, paneId, value) => {
+          if (name !== DEAD_SUBSCRIPTION) return;
+          const [dead, status, signal] = value.split(' ');
+          if (dead !== '1') return;
+          // tmux may mark the pane dead (its pty closed) a moment before it reaps the process:
+          // the status follows in a later change. A death by signal has no status.
+          if (status) this.died(paneId, windowId, Number(status));
+          else if (signal) this.died(paneId, windowId, 128 + Number(signal));
+        },
+        windowClosed: (windowId) => this.listeners.forEach((l) => l.windowClosed?.(windowId)),
+        exit: () => {
+          if (this.clients.get(session) === c) this.clients.delete(session);
+        },
+      }).then(async (client) => {
+        await client.command(commandLine(['refresh-client', '-B', `${DEAD_SUBSCRIPTION}:%*:#{pane_dead} #{pane_dead_status} #{pane_dead_signal}`]));
+        return client;
+      });
+      this.clients.set(session, c);
+      c.catch(() => this.clients.delete(session));
+    }
+    return c;
+  }
+
+  private readonly reported = new Set<string>();
+
+  /** Each death once: subscriptions repeat when other fields of the value change. */
+  private died(paneId: string, windowId: string, status: number): void {
+    const key = `${windowId}${paneId}`;
+    if (this.reported.has(key)) return;
+    this.reported.add(key);
+    this.listeners.forEach((l) => l.paneDied?.(paneId, windowId, status));
+  }
+
+  private async command(session: string, words: string[]): Promise<string[]> {
+    return (await this.commands(session, [words]))[0]!;
+  }
+
+  /**
+   * Runs commands on one line. A tmux session ends with its last window, taking our client with
+   * it; commands that met a departing client never ran, so they are sent again on a new one.
+   */
+  private async commands(session: string, commands: string[][]): Promise<string[][]> {
+    const lines = commands.map(commandLine);
+    for (let attempt = 0; ; attempt++) {
+      const client = await this.client(session);
+      try {
+        return await client.commands(lines);
+      } catch (e) {
+        if (client.alive || attempt > 0) throw e;
+        this.clients.delete(session);
+      }
+    }
+  }
+
+  /** Names a new window in `session` would inherit from tmux, beyond what we set. */
+  async inheritedEnv(session: string): Promise<string[]> {
+    const names = new Set(['TMUX', 'TMUX_PANE']);
+    for (const scope of [['-g'], ['-t', session]]) {
+      for (const line of await this.command(session, ['show-environment', ...scope])) {
+        if (!line.startsWith('-')) names.add(line.split('=')[0]!);
+      }
+    }
+    return [...names].sort();
+  }
+
+  /** Starts `spec.argv` in a new window, by argv (no shell), detached, kept after it exits. */
+  async newWindow(spec: WindowSpec): Promise<WindowInfo> {
+    if (spec.argv.length < 2) throw new TmuxError('an agent argv needs two or more words (tmux runs one word through sh -c)');
+    const size = spec.size ?? DEFAULT_SIZE;
+    const target = `${spec.session}:${spec.name}`;
+    const words = ['new-window', '-d', '-P', '-F', WINDOW_FORMAT, '-t', `${spec.session}:`, '-n', spec.name, '-c', formatLiteral(spec.cwd)];
+    for (const [k, v] of Object.entries(spec.env)) words.push('-e', `${k}=${v}`);
+    words.push('--', ...spec.argv);
+    // One line, so tmux runs it all before it can notice the program exit: the window stays
+    // (remain-on-exit) and we learn the exit status.
+    // The window is born at its size (window-size manual, default-size), so nothing the agent
+    // prints first is pushed off the screen by a resize.
+    const outputs = await this.commands(spec.session, [
+      ['set-option', '-t', spec.session, 'window-size', 'manual'],
+      ['set-option', '-t', spec.session, 'default-size', `${size.cols}x${size.rows}`],
+      words,
+      ['set-option', '-w', '-t', target, 'remain-on-exit', 'on'],
+    ]);
+    const info = parseWindow(outputs[2]![0]!);
+    await this.command(spec.session, ['kill-window', '-t', `${spec.session}:${PLACEHOLDER_NAME}`]).catch(() => {});
+    return info;
+  }
+
+  /**
+   * Types `text` into a pane as one paste: bracketed when the program asked for it, newlines
+   * kept as they are, so a multi-line prompt arrives as one submission.
+   */
+  async paste(session: string, paneId: string, text: string): Promise<void> {
+    const buffer = `anvillm-${paneId.slice(1)}`;
+    await this.command(session, ['set-buffer', '-b', buffer, '--', text]);
+    await this.command(session, ['paste-buffer', '-p', '-r', '-d', '-b', buffer, '-t', paneId]);
+  }
+
+  /** Named keys (Enter, Escape, C-c, …), each sent as a key press. */
+  async sendKeys(session: string, paneId: string, keys: string[]): Promise<void> {
+    await this.command(session, ['send-keys', '-t', paneId, ...keys]);
+  }
+
+  /** The pane as plain text, as Attach would show it. */
+  async capture(session: string, paneId: string): Promise<string> {
+    const lines = await this.command(session, ['capture-pane', '-p', '-J', '-t', paneId]);
+    const text = lines.join('\n').replace(/\s+$/, '');
+    return text === '' ? '' : `${text}\n`;
+  }
+
+  async window(session: string, windowId: string): Promise<WindowInfo | null> {
+    const lines = await this.command(session, ['list-panes', '-t', windowId, '-F', WINDOW_FORMAT]).catch(() => []);
+    return lines[0] ? parseWindow(lines[0]) : null;
+  }
+
+  async killWindow(session: string, windowId: string): Promise<void> {
+    for (const key of this.reported) if (key.startsWith(`${windowId}%`)) this.reported.delete(key);
+    await this.command(session, ['kill-window', '-t', windowId]).catch((e: unknown) => {
+      if (!(e instanceof TmuxError && /can't find|no such/i.test(e.message))) throw e;
+    });
+  }
+
+  /** Every window of the tmux sessions whose names start with `prefix` (re-adoption after a restart). */
+  async listWindows(prefix: string): Promise<WindowInfo[]> {
+    try {
+      const { stdout } = await run('tmux', [...this.tmuxArgs, 'list-windows', '-a', '-F', WINDOW_FORMAT], { env: this.env });
+      return stdout
+        .split('\n')
+        .filter((l) => l !== '')
+        .map(parseWindow)
+        .filter((w) => w.session.startsWith(prefix) && w.name !== PLACEHOLDER_NAME);
+    } catch {
+      return []; // no server running: nothing to adopt
+    }
+  }
+
+  /** The argv that attaches a terminal to a window. */
+  async attachCommand(session: string, windowName: string): Promise<string[]> {
+    const [socketPath] = await this.command(session, ['display-message', '-p', '#{socket_path}']);
+    return ['tmux', '-S', socketPath!, 'attach-session', '-t', `${session}:${windowName}`];
+  }
+
+  /** Detaches our control clients; the agents keep running in tmux. */
+  close(): void {
+    for (const c of this.clients.values()) void c.then((client) => client.close(), () => {});
+    this.clients.clear();
+  }
+}
+
+export { TmuxError };
