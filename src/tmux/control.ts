@@ -67,12 +67,14 @@ export class ControlClient {
   }
 
   /**
-   * Attaches a control client to `session`, creating the session (with `placeholder` as its first
-   * window's argv) when it does not exist.
+   * Attaches a control client to `session`. With `placeholder`, a missing session is created with
+   * that argv as its first window; without, a missing session is an error.
    */
-  static async attach(tmuxArgs: string[], session: string, placeholder: string[], env: NodeJS.ProcessEnv, handlers: ControlHandlers): Promise<ControlClient> {
-    const args = [...tmuxArgs, '-C', 'new-session', '-A', '-s', session, '-n', PLACEHOLDER_NAME, '--', ...placeholder];
-    const child = spawn('tmux', args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  static async attach(tmuxArgs: string[], session: string, placeholder: string[] | null, env: NodeJS.ProcessEnv, handlers: ControlHandlers): Promise<ControlClient> {
+    const start = placeholder
+      ? ['new-session', '-A', '-s', session, '-n', PLACEHOLDER_NAME, '--', ...placeholder]
+      : ['attach-session', '-t', session];
+    const child = spawn('tmux', [...tmuxArgs, '-C', ...start], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const client = new ControlClient(child, handlers);
     await client.ready;
     return client;

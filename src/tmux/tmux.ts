@@ -47,9 +47,13 @@ export interface TmuxListeners {
   /** A pane's program ended with `status` (128 + n for signal n); the window stays until killed. */
   paneDied?(paneId: string, windowId: string, status: number): void;
   windowClosed?(windowId: string): void;
+  /** Our control client of a tmux session went away: the session ended with its last window, or the server died. */
+  sessionEnded?(session: string, reason: string): void;
 }
 
 const DEAD_SUBSCRIPTION = 'anvillm-dead';
+/** tmux's words for a window, session or server that is not there. */
+const GONE = /can't find|no such|no server|no sessions|session ended/i;
 const PLACEHOLDER_ARGV = ['sleep', 'infinity'];
 const WINDOW_FORMAT = '#{session_name}\t#{window_id}\t#{window_name}\t#{pane_id}\t#{pane_pid}\t#{pane_dead}\t#{pane_dead_status}';
 
@@ -89,10 +93,11 @@ export class Tmux {
     return () => this.listeners.delete(l);
   }
 
-  private client(session: string): Promise<ControlClient> {
+  /** Our control client of `session`; `create` makes the session when it does not exist. */
+  private client(session: string, create = false): Promise<ControlClient> {
     let c = this.clients.get(session);
     if (!c) {
-      c = ControlClient.attach(this.tmuxArgs, session, PLACEHOLDER_ARGV, this.env, {
+      c = ControlClient.attach(this.tmuxArgs, session, create ? PLACEHOLDER_ARGV : null, this.env, {
         output: (pane, data) => this.listeners.forEach((l) => l.output?.(pane, data)),
         subscription: (name, windowId, paneId, value) => {
           if (name !== DEAD_SUBSCRIPTION) return;
@@ -104,8 +109,9 @@ export class Tmux {
           else if (signal) this.died(paneId, windowId, 128 + Number(signal));
         },
         windowClosed: (windowId) => this.listeners.forEach((l) => l.windowClosed?.(windowId)),
-        exit: () => {
+        exit: (reason) => {
           if (this.clients.get(session) === c) this.clients.delete(session);
+          this.listeners.forEach((l) => l.sessionEnded?.(session, reason));
         },
       }).then(async (client) => {
         await client.command(commandLine(['refresh-client', '-B', `${DEAD_SUBSCRIPTION}:%*:#{pane_dead} #{pane_dead_status} #{pane_dead_signal}`]));
@@ -135,10 +141,10 @@ export class Tmux {
    * Runs commands on one line. A tmux session ends with its last window, taking our client with
    * it; commands that met a departing client never ran, so they are sent again on a new one.
    */
-  private async commands(session: string, commands: string[][]): Promise<string[][]> {
+  private async commands(session: string, commands: string[][], create = false): Promise<string[][]> {
     const lines = commands.map(commandLine);
     for (let attempt = 0; ; attempt++) {
-      const client = await this.client(session);
+      const client = await this.client(session, create);
       try {
         return await client.commands(lines);
       } catch (e) {
@@ -176,7 +182,7 @@ export class Tmux {
       ['set-option', '-t', spec.session, 'default-size', `${size.cols}x${size.rows}`],
       words,
       ['set-option', '-w', '-t', target, 'remain-on-exit', 'on'],
-    ]);
+    ], true);
     const info = parseWindow(outputs[2]![0]!);
     await this.command(spec.session, ['kill-window', '-t', `${spec.session}:${PLACEHOLDER_NAME}`]).catch(() => {});
     return info;
@@ -212,7 +218,7 @@ export class Tmux {
   async killWindow(session: string, windowId: string): Promise<void> {
     for (const key of this.reported) if (key.startsWith(`${windowId}%`)) this.reported.delete(key);
     await this.command(session, ['kill-window', '-t', windowId]).catch((e: unknown) => {
-      if (!(e instanceof TmuxError && /can't find|no such/i.test(e.message))) throw e;
+      if (!(e instanceof TmuxError && GONE.test(e.message))) throw e;
     });
   }
 
