@@ -212,7 +212,6 @@ export class Client {
         const chunk = names.slice(i, i + MAXWELEM);
         const r = await this.rpc({ type: 'Twalk', fid: from, newfid: fid, wnames: chunk }, options);
         if (r.qids.length < chunk.length) {
-          if (from === fid) await this.clunkFid(fid);
           throw new NinepError(`'${names.slice(0, i + r.qids.length + 1).join('/')}' file does not exist`);
         }
         qid = r.qids[r.qids.length - 1] ?? qid;
@@ -221,7 +220,9 @@ export class Client {
       } while (i < names.length);
       return { fid, qid };
     } catch (e) {
-      if (from !== fid) this.freeFids.push(fid);
+      // The fid exists on the server once a chunk walked it; a later failed chunk leaves it there.
+      if (from === fid) await this.clunkFid(fid).catch(() => {});
+      else this.freeFids.push(fid);
       throw e;
     }
   }

@@ -5,9 +5,8 @@
  */
 import { DMDIR } from './constants.js';
 import type { CloseReason, DirNode, FileNode, Node, NodeStat, OpenFile, StatChange } from './tree.js';
-import { newQidPath } from './tree.js';
+import { newQidPath, startTime } from './tree.js';
 
-const startTime = Math.floor(Date.now() / 1000);
 
 function toBytes(content: string | Uint8Array): Uint8Array {
   return typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
@@ -88,6 +87,8 @@ export interface SnapshotFileOptions {
   length?(): number;
   /** Checks one write before it is kept; throw to refuse it (the Twrite fails, nothing is kept). */
   check?(data: Buffer, written: Buffer): void;
+  /** Bytes one open may write before further writes are refused; default 1 MiB. */
+  maxBytes?: number;
   /** All bytes written on one open, delivered at clunk when there was at least one write. */
   commit?(data: Buffer): void | Promise<void>;
 }
@@ -122,20 +123,29 @@ export class SnapshotFile implements FileNode {
     const { read, check, commit } = this.options;
     const reading = (mode & 3) === 0 || (mode & 3) === 2;
     const content = reading && read ? toBytes(await read()) : new Uint8Array(0);
-    const chunks: Buffer[] = [];
+    const limit = this.options.maxBytes ?? 1 << 20;
+    let buf = Buffer.alloc(0);
+    let size = 0;
     let wrote = false;
     return {
       readsNeverWait: true,
       read: (offset, count) => content.subarray(offset, offset + count),
       write: (data) => {
-        check?.(data, Buffer.concat(chunks));
-        chunks.push(Buffer.from(data));
+        if (size + data.length > limit) throw new Error(`${this.options.name}: write too long: at most ${limit} bytes per open`);
+        check?.(data, buf.subarray(0, size));
+        if (size + data.length > buf.length) {
+          const grown = Buffer.alloc(Math.min(limit, Math.max(size + data.length, buf.length * 2, 256)));
+          buf.copy(grown, 0, 0, size);
+          buf = grown;
+        }
+        data.copy(buf, size);
+        size += data.length;
         wrote = true;
       },
       close: async (reason: CloseReason) => {
         if (reason !== 'clunk' || !wrote || !commit) return;
         this.mtime = Math.floor(Date.now() / 1000);
-        await commit(Buffer.concat(chunks));
+        await commit(Buffer.from(buf.subarray(0, size)));
       },
     };
   }

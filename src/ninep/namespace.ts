@@ -11,7 +11,7 @@ import type { Server } from './server.js';
 
 type Env = NodeJS.ProcessEnv;
 
-function currentUser(env: Env): string {
+export function currentUser(env: Env = process.env): string {
   try {
     return os.userInfo().username;
   } catch {
@@ -62,8 +62,8 @@ export function resolveAddress(address: string, env: Env = process.env): Address
   if (parts[0] === 'unix' && parts.length === 2 && parts[1]) return { path: parts[1] };
   if ((parts[0] === 'tcp' || parts[0] === 'net') && parts.length === 3) {
     const port = Number(parts[2]);
-    if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`bad port in ${address}`);
-    return { host: parts[1]!, port };
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad port in ${address}`);
+    return { host: parts[1] === '*' ? '0.0.0.0' : parts[1]!, port };
   }
   if (parts.length === 1 && address !== '') {
     return { path: address.includes('/') ? address : path.join(namespaceDir(env), address) };

@@ -4,7 +4,6 @@
  * whatever order they finish, matched by tag, as 9pfuse's pipelining expects.
  */
 import net from 'node:net';
-import os from 'node:os';
 import type { Duplex } from 'node:stream';
 
 import { DMDIR, IOHDRSZ, NOFID, OEXEC, OREAD, ORCLOSE, ORDWR, OTRUNC, OWRITE, VERSION_9P2000 } from './constants.js';
@@ -12,8 +11,10 @@ import { Errors } from './errors.js';
 import type { Qid, RMessage, Stat, TMessage, Twalk, Twstat } from './messages.js';
 import { DONT_TOUCH } from './messages.js';
 import { DecodeError, MessageFramer, decode } from './parser.js';
+import { currentUser, resolveAddress } from './namespace.js';
 import { encode, encodeStat } from './serializer.js';
 import type { CloseReason, DirNode, Node, OpenFile, StatChange } from './tree.js';
+import { startTime } from './tree.js';
 
 export interface ServerOptions {
   /** Our largest message; a client's Tversion may only lower it. Default 64 KiB + IOHDRSZ. */
@@ -30,7 +31,6 @@ export interface ServerOptions {
 
 const MIN_MSIZE = 256;
 const NEVER_ABORTED = new AbortController().signal;
-const startTime = Math.floor(Date.now() / 1000);
 
 interface DirReadState {
   entries: Buffer[];
@@ -107,7 +107,7 @@ export class Server {
     this.msize = Math.max(MIN_MSIZE, options.msize ?? 65536 + IOHDRSZ);
     this.maxFids = options.maxFids ?? 4096;
     this.maxPending = options.maxPending ?? 256;
-    this.uid = options.uid ?? defaultUser();
+    this.uid = options.uid ?? currentUser();
     this.log = options.log ?? (() => {});
   }
 
@@ -120,7 +120,7 @@ export class Server {
   /** Listens on `unix!/path`, `tcp!host!port` or a plain socket path. */
   async listen(address: string): Promise<net.Server> {
     const listener = net.createServer((socket) => this.serve(socket));
-    const target = parseListenAddress(address);
+    const target = resolveAddress(address);
     await new Promise<void>((resolve, reject) => {
       listener.once('error', reject);
       const done = () => {
@@ -167,26 +167,6 @@ export class Server {
     const mode = node.isDir ? s.mode | DMDIR : s.mode & ~DMDIR;
     return { type: (mode >>> 24) & 0xff, version: s.version ?? 0, path: node.qidPath };
   }
-}
-
-function defaultUser(): string {
-  try {
-    return os.userInfo().username;
-  } catch {
-    return process.env['USER'] ?? 'none';
-  }
-}
-
-export function parseListenAddress(address: string): { path: string } | { host: string; port: number } {
-  const parts = address.split('!');
-  if (parts[0] === 'unix' && parts.length === 2) return { path: parts[1]! };
-  if (parts[0] === 'tcp' && parts.length === 3) {
-    const port = Number(parts[2]);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad port in ${address}`);
-    return { host: parts[1] === '*' ? '0.0.0.0' : parts[1]!, port };
-  }
-  if (parts.length === 1) return { path: address };
-  throw new Error(`cannot listen on ${address}: use unix!/path or tcp!host!port`);
 }
 
 class Connection {
@@ -256,7 +236,8 @@ class Connection {
     if (m.type === 'Tversion') return this.send(this.version(m.tag, m.msize, m.version));
     if (!this.versioned) return this.send({ type: 'Rerror', tag: m.tag, ename: Errors.notVersioned });
     if (this.pending.has(m.tag)) return this.send({ type: 'Rerror', tag: m.tag, ename: Errors.tagInUse(m.tag) });
-    if (this.pending.size >= this.server.maxPending) {
+    // A flush is how a client frees a full connection: it is never refused for lack of room.
+    if (this.pending.size >= this.server.maxPending && m.type !== 'Tflush') {
       return this.send({ type: 'Rerror', tag: m.tag, ename: Errors.tooManyRequests(this.server.maxPending) });
     }
     const p: Pending = { epoch: this.epoch, controller: null, flushed: false, done: Promise.resolve() };
@@ -360,7 +341,7 @@ class Connection {
     fid.open = null;
     if (!open) return;
     await open.file?.close?.(reason);
-    if (open.mode & ORCLOSE && reason === 'clunk') {
+    if (open.mode & ORCLOSE) {
       const node = last(fid.path);
       await node.remove?.();
     }
@@ -369,7 +350,7 @@ class Connection {
   private async handle(m: TMessage, p: Pending): Promise<RMessage | null> {
     const tag = m.tag;
     switch (m.type) {
-      case 'Tversion':
+      case 'Tversion': // answered in dispatch; here for the type checker's exhaustiveness
         return this.version(tag, m.msize, m.version);
       case 'Tauth':
         throw new Error(Errors.noAuth);
@@ -442,13 +423,8 @@ class Connection {
         if (m.offset > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(Errors.offsetTooLarge);
         const file = open.file!;
         if (!file.write) throw new Error(Errors.permission(node.stat().name, 'cannot be written'));
-        const { finish } = this.signal(p, fid);
-        try {
-          const n = await file.write(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.length), Number(m.offset));
-          return { type: 'Rwrite', tag, count: typeof n === 'number' ? Math.min(n, m.data.length) : m.data.length };
-        } finally {
-          finish();
-        }
+        const n = await file.write(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.length), Number(m.offset));
+        return { type: 'Rwrite', tag, count: typeof n === 'number' ? Math.min(n, m.data.length) : m.data.length };
       }
       case 'Tclunk': {
         const fid = this.fid(m.fid);
@@ -460,6 +436,7 @@ class Connection {
         // remove(5): the fid is clunked even when the remove fails.
         const fid = this.fid(m.fid);
         this.fids.delete(m.fid);
+        if (fid.open) fid.open.mode &= ~ORCLOSE; // removed here, not again at the clunk
         try {
           await this.remove(fid.path);
         } finally {

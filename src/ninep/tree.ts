@@ -82,6 +82,9 @@ export interface DirNode extends NodeBase {
 
 export type Node = FileNode | DirNode;
 
+/** When this process started serving: the times of nodes that name none. */
+export const startTime = Math.floor(Date.now() / 1000);
+
 let lastQidPath = 0n;
 
 /** A qid.path no other node of this process has. */

@@ -89,6 +89,27 @@ describe('client and server over a unix socket', () => {
     assert.equal((await client.stat('/syn/value')).length, 12n);
   });
 
+  it('does not leak a fid when a long walk fails past its first 16 names', async () => {
+    const deep = Array.from({ length: 16 }, (_, i) => `d${i}`);
+    let dir = '/ram';
+    for (const name of deep) {
+      dir += `/${name}`;
+      await client.create(dir, DMDIR | 0o755, OREAD).then((f) => f.close());
+    }
+    const small = await Client.dial(`unix!${srv.socketPath}`);
+    try {
+      for (let i = 0; i < 5000; i++) {
+        await assert.rejects(small.stat(`${dir}/missing`), /does not exist/);
+
+      }
+      // Every failed walk gave its fid back: the client reuses the same few fid numbers.
+      const { fid } = await small.walk('/');
+      assert.ok(fid < 5, `fid ${fid}: fids leaked`);
+    } finally {
+      small.close();
+    }
+  });
+
   it('refuses a bad write at write time, not at clunk', async () => {
     const w = await client.open('/syn/value', ORDWR);
     await assert.rejects(w.write('bad thing'), (e: Error) => e instanceof NinepError && /permission denied/.test(e.message));
@@ -127,8 +148,10 @@ describe('client and server over a unix socket', () => {
   it('serves 50 connections at once', async () => {
     const clients = await Promise.all(Array.from({ length: 50 }, () => Client.dial(`unix!${srv.socketPath}`)));
     assert.equal(srv.server.connections, 51);
-    const texts = await Promise.all(clients.map((c, i) => c.writeFile('/ram/placeholder', `client ${i}`).then(() => c.readFile('/syn/value'))));
-    for (const t of texts) assert.equal(t.toString(), 'second part\n');
+    await Promise.all(clients.map((c, i) => c.create(`/ram/conn-${i}`, 0o644, OWRITE).then((f) => f.write(`client ${i}`).then(() => f.close()))));
+    const texts = await Promise.all(clients.map((c, i) => c.readFile(`/ram/conn-${(i + 1) % 50}`)));
+    texts.forEach((t, i) => assert.equal(t.toString(), `client ${(i + 1) % 50}`, 'each sees what another wrote'));
+    assert.equal((await client.readdir('/ram')).filter((e) => e.name.startsWith('conn-')).length, 50);
     for (const c of clients) c.close();
   });
 });

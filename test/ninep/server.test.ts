@@ -168,6 +168,21 @@ describe('9P2000 server', () => {
       assert.equal(expectType(await w.rpc({ type: 'Tstat', tag: 0, fid: 1 }), 'Rstat').stat.length, 0n);
     });
 
+    it('ORCLOSE with Tremove removes once and answers Rremove; a dropped connection removes too', async () => {
+      ram.create('temp2', 0o666);
+      await walkTo('ram', 'temp2');
+      expectType(await w.rpc({ type: 'Topen', tag: 0, fid: 1, mode: OREAD | ORCLOSE }), 'Ropen');
+      expectType(await w.rpc({ type: 'Tremove', tag: 0, fid: 1 }), 'Rremove');
+      assert.equal(ram.lookup('temp2'), undefined);
+      ram.create('temp3', 0o666);
+      await walkTo('ram', 'temp3');
+      expectType(await w.rpc({ type: 'Topen', tag: 0, fid: 1, mode: OREAD | ORCLOSE }), 'Ropen');
+      w.close();
+      await w.closed;
+      for (let i = 0; i < 100 && ram.lookup('temp3'); i++) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(ram.lookup('temp3'), undefined, 'version(5): the fids of a lost connection are clunked');
+    });
+
     it('ORCLOSE removes the file at clunk', async () => {
       ram.create('temp', 0o666);
       await walkTo('ram', 'temp');
@@ -358,6 +373,10 @@ describe('9P2000 server', () => {
       expectError(await w.rpc({ type: 'Tstat', tag: 100, fid: 0 }), /too many outstanding requests/);
       w.send({ type: 'Tread', tag: 3, fid: 1, offset: 0n, count: 10 });
       expectError(await w.next(), /tag 3 is in use/);
+      // A full connection can still be freed: a flush is never refused.
+      const r = await w.rpc({ type: 'Tflush', tag: 200, oldtag: 5 });
+      assert.deepEqual([r.type, r.tag], ['Rflush', 200]);
+      expectType(await w.rpc({ type: 'Tstat', tag: 100, fid: 0 }), 'Rstat'); // the flushed read's room
     });
   });
 });
