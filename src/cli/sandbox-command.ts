@@ -1,10 +1,9 @@
 /** `anvillm sandbox check|show`: the policy file read by the same code the daemon uses at every `new`. */
-import os from 'node:os';
 import path from 'node:path';
 
-import { loadPolicy, type Policy } from '../sandbox/policy.js';
+import { loadPolicy, stateHome, type Policy } from '../sandbox/policy.js';
 import { probe, type Probe } from '../sandbox/providers.js';
-import { findOnPath } from '../sandbox/resolve.js';
+import { accessName, findOnPath } from '../sandbox/resolve.js';
 import { SandboxRefused, wrap } from '../sandbox/sandbox.js';
 import { UsageError, type CommandIO } from './io.js';
 
@@ -17,14 +16,6 @@ show    the policy file's path and a summary of it`;
 
 function quote(word: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "''")}'`;
-}
-
-function stateHome(env: NodeJS.ProcessEnv): string {
-  return env['XDG_STATE_HOME'] || path.join(env['HOME'] || os.homedir(), '.local', 'state');
-}
-
-function accessName(write: boolean, exec: boolean): string {
-  return write ? (exec ? 'rwx' : 'rw') : exec ? 'rox' : 'ro';
 }
 
 function networkSummary(policy: Policy): string {
@@ -64,7 +55,7 @@ async function check(args: string[], io: CommandIO): Promise<number> {
   const session = { cwd, stateDir: path.join(stateHome(env), 'anvillm', 'sessions', 'SESSION-ID'), agentPath, env };
   let wrapped;
   try {
-    wrapped = wrap(policy, found, session, { agentArgs: [] });
+    wrapped = wrap(policy, found, session, { agentArgs: [], inherited: [], dryRun: true });
   } catch (e) {
     if (!(e instanceof SandboxRefused)) throw e;
     out(`provider:  none — a session would be REFUSED`);
@@ -77,9 +68,10 @@ async function check(args: string[], io: CommandIO): Promise<number> {
   for (const g of wrapped.resolved.paths) {
     const perSession = g.path.startsWith(session.stateDir);
     const state = g.exists ? '' : perSession ? '  (made for each session)' : '  (does not exist: skipped)';
-    out(`  ${accessName(g.write, g.exec).padEnd(4)} ${g.path.padEnd(40)} ${g.origin}${state}`);
+    out(`  ${accessName(g).padEnd(4)} ${g.path.padEnd(40)} ${g.origin}${state}`);
   }
   for (const p of wrapped.resolved.keepReadOnly) out(`  ro   ${p.padEnd(40)} kept read-only: AnviLLM's own configuration`);
+  for (const p of wrapped.resolved.hidden) out(`  -    ${p.padEnd(40)} hidden: its sockets act outside the sandbox`);
   out(`env:       ${Object.keys(wrapped.env).sort().join(' ')}`);
   out(`argv:      ${wrapped.argv.map(quote).join(' ')}`);
   return 0;

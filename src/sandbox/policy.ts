@@ -56,6 +56,10 @@ export function configHome(env: Env): string {
   return env['XDG_CONFIG_HOME'] || path.join(homeDir(env), '.config');
 }
 
+export function stateHome(env: Env): string {
+  return env['XDG_STATE_HOME'] || path.join(homeDir(env), '.local', 'state');
+}
+
 /** ~/.config/anvillm/sandbox.yaml, honouring $XDG_CONFIG_HOME. */
 export function policyPath(env: Env = process.env): string {
   return path.join(configHome(env), 'anvillm', 'sandbox.yaml');

@@ -12,7 +12,7 @@ import os from 'node:os';
 import { promisify } from 'node:util';
 
 import type { Policy, PortRange } from './policy.js';
-import { findOnPath, type GrantedPath, type Resolved } from './resolve.js';
+import { accessName, findOnPath, within, type GrantedPath, type Resolved } from './resolve.js';
 
 const run = promisify(execFile);
 
@@ -124,10 +124,11 @@ export interface LaunchContext {
   agentPath: string;
   agentArgs: string[];
   /**
-   * Names of variables the wrapper will inherit beyond `env` (e.g. a tmux server's global
-   * environment). bwrap is told to unset each; landrun clears everything it is not told to keep.
+   * Names of every variable the wrapper will inherit beyond `env` (a tmux window inherits the
+   * server's global and session environment: Tmux.inheritedEnv). bwrap is told to unset each
+   * (--clearenv would need the kept values in its argv); landrun clears all it is not told to keep.
    */
-  inherited?: string[];
+  inherited: string[];
 }
 
 function portList(ranges: PortRange[]): string {
@@ -141,7 +142,7 @@ function essential(paths: GrantedPath[]): GrantedPath[] {
   const kept: GrantedPath[] = [];
   for (const g of paths) {
     if (!g.exists) continue;
-    const covered = kept.some((k) => g.path.startsWith(k.path === '/' ? '/' : `${k.path}/`) && (k.write || !g.write) && (k.exec || !g.exec));
+    const covered = kept.some((k) => within(g.path, k.path) && (k.write || !g.write) && (k.exec || !g.exec));
     if (!covered) kept.push(g);
   }
   return kept;
@@ -162,17 +163,24 @@ export function bwrapArgv(bwrapPath: string, granted: Resolved, launch: LaunchCo
     if (providedByBwrap(g.path)) continue;
     argv.push(g.write ? '--bind' : '--ro-bind', g.path, g.path);
   }
+  // Hide what must not be reachable, then give back the grants that lie inside it.
+  for (const h of granted.hidden) {
+    argv.push('--tmpfs', h);
+    for (const g of granted.paths) {
+      if (g.exists && g.path !== h && within(g.path, h)) argv.push(g.write ? '--bind' : '--ro-bind', g.path, g.path);
+    }
+  }
   for (const p of granted.keepReadOnly) argv.push('--ro-bind', p, p);
   // Everything not bound is read-only: a write outside the policy fails loudly instead of
   // landing in the sandbox's throw-away root.
   argv.push('--remount-ro', '/', '--chdir', launch.cwd);
-  for (const name of launch.inherited ?? []) if (!(name in granted.env)) argv.push('--unsetenv', name);
+  for (const name of launch.inherited) if (!(name in granted.env)) argv.push('--unsetenv', name);
   argv.push('--', launch.agentPath, ...launch.agentArgs);
   return argv;
 }
 
 function landrunFlag(g: GrantedPath): string {
-  return g.write ? (g.exec ? '--rwx' : '--rw') : g.exec ? '--rox' : '--ro';
+  return `--${accessName(g)}`;
 }
 
 export function landrunArgv(landrunPath: string, policy: Policy, granted: Resolved, launch: LaunchContext, bestEffort: boolean): string[] {

@@ -5,7 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { type Access, type Policy, PolicyError, configHome, homeDir } from './policy.js';
+import { namespaceDir } from '../ninep/namespace.js';
+import { type Access, type Policy, PolicyError, configHome, homeDir, stateHome } from './policy.js';
 
 type Env = NodeJS.ProcessEnv;
 
@@ -39,6 +40,12 @@ export interface GrantedPath {
 export interface Resolved {
   paths: GrantedPath[];
   /**
+   * Existing directories inside a grant that the agent must not see at all: sockets that run
+   * commands outside the sandbox (the tmux server's, $NAMESPACE/agent, the user's session bus in
+   * $XDG_RUNTIME_DIR) and other sessions' state. Granted paths inside them stay granted.
+   */
+  hidden: string[];
+  /**
    * Existing directories inside a writable grant that must stay read-only: AnviLLM's own
    * configuration, where an agent could otherwise rewrite its sandbox for the next session.
    */
@@ -63,7 +70,7 @@ export function expandTemplate(template: string, ctx: SessionContext, where: str
     XDG_CONFIG_HOME: configHome(env),
     XDG_DATA_HOME: env['XDG_DATA_HOME'] || path.join(home, '.local', 'share'),
     XDG_CACHE_HOME: env['XDG_CACHE_HOME'] || path.join(home, '.cache'),
-    XDG_STATE_HOME: env['XDG_STATE_HOME'] || path.join(home, '.local', 'state'),
+    XDG_STATE_HOME: stateHome(env),
   };
   const raw = template.startsWith('~/') ? `{HOME}${template.slice(1)}` : template;
   const out = raw.replace(TEMPLATE, (_m, name: string) => {
@@ -96,19 +103,46 @@ function interpreterOf(file: string, env: Env): string | null {
   return words[0] ?? null;
 }
 
+/**
+ * The absolute, real path of `prog` on PATH. Relative PATH entries (".", "") are skipped: they
+ * would find whatever sits in the daemon's working directory.
+ */
 export function findOnPath(prog: string, env: Env): string | null {
-  if (prog.includes('/')) return fs.existsSync(prog) ? path.resolve(prog) : null;
+  if (prog.includes('/')) return path.isAbsolute(prog) && fs.existsSync(prog) ? fs.realpathSync(prog) : null;
   for (const dir of (env['PATH'] ?? '').split(':')) {
-    if (!dir) continue;
+    if (!path.isAbsolute(dir)) continue;
     const candidate = path.join(dir, prog);
     try {
       fs.accessSync(candidate, fs.constants.X_OK);
-      if (fs.statSync(candidate).isFile()) return candidate;
+      if (fs.statSync(candidate).isFile()) return fs.realpathSync(candidate);
     } catch {
       // not here
     }
   }
   return null;
+}
+
+/** `inner` is `outer` or inside it. */
+export function within(inner: string, outer: string): boolean {
+  return inner === outer || inner.startsWith(outer === '/' ? '/' : `${outer}/`);
+}
+
+/** The landrun-style name of a grant's access: ro, rox, rw, rwx. */
+export function accessName(g: Pick<GrantedPath, 'write' | 'exec'>): Access {
+  return g.write ? (g.exec ? 'rwx' : 'rw') : g.exec ? 'rox' : 'ro';
+}
+
+/** Directories no session may see, wherever a grant would include them. */
+function sensitiveDirs(ctx: SessionContext): string[] {
+  const env = ctx.env;
+  const uid = process.getuid?.() ?? 0;
+  const dirs = [
+    namespaceDir(env),
+    env['ANVILLM_TMUX_SOCKET'] ? path.dirname(env['ANVILLM_TMUX_SOCKET']) : path.join(env['TMUX_TMPDIR'] || '/tmp', `tmux-${uid}`),
+    path.join(stateHome(env), 'anvillm'),
+  ];
+  if (env['XDG_RUNTIME_DIR']) dirs.push(env['XDG_RUNTIME_DIR']);
+  return dirs.map((d) => path.resolve(d));
 }
 
 /** Names in `patterns` (a trailing * is a prefix) that are set in `env`. */
@@ -156,7 +190,7 @@ export function resolveSession(policy: Policy, ctx: SessionContext): Resolved {
   env['TMPDIR'] = sessionTmpDir(ctx);
   const paths = [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const ownConfig = path.join(configHome(ctx.env), 'anvillm');
-  const underWritable = (p: string) => paths.some((g) => g.write && g.exists && (p === g.path || p.startsWith(g.path === '/' ? '/' : `${g.path}/`)));
-  const keepReadOnly = fs.existsSync(ownConfig) && underWritable(ownConfig) ? [ownConfig] : [];
-  return { paths, keepReadOnly, env };
+  const keepReadOnly = fs.existsSync(ownConfig) && paths.some((g) => g.write && g.exists && within(ownConfig, g.path)) ? [ownConfig] : [];
+  const hidden = sensitiveDirs(ctx).filter((d) => fs.existsSync(d) && paths.some((g) => g.exists && within(d, g.path)));
+  return { paths, hidden, keepReadOnly, env };
 }

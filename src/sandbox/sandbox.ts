@@ -5,7 +5,9 @@
  */
 import type { Policy } from './policy.js';
 import { INSTALL, bwrapArgv, landrunArgv, type LaunchContext, type Probe, type ProviderName } from './providers.js';
-import { resolveSession, type Resolved, type SessionContext } from './resolve.js';
+import fs from 'node:fs';
+
+import { findOnPath, resolveSession, sessionTmpDir, within, type Resolved, type SessionContext } from './resolve.js';
 
 export class SandboxRefused extends Error {
   override name = 'SandboxRefused';
@@ -66,9 +68,9 @@ export function chooseProvider(policy: Policy, probe: Probe): Choice {
   }
   const relevant = reasons.filter((r) => allowed.some((a) => r.startsWith(a === 'bwrap' ? 'bubblewrap' : 'landrun')));
   if (!policy.bestEffort) {
-    const fix = wantsPorts
-      ? 'install landrun (>= 0.1.18, on a kernel with Landlock ABI 9), or set network.unrestricted: true'
-      : `install bubblewrap: ${INSTALL.bwrap}`;
+    let fix = `install bubblewrap: ${INSTALL.bwrap}`;
+    if (wantsPorts) fix = 'install landrun (>= 0.1.18, on a kernel with Landlock ABI 9), or set network.unrestricted: true';
+    else if (policy.provider !== 'auto' && (probe.bwrap.usable || landrunOk)) fix = `set general.provider: auto in ${policy.file}`;
     throw refusal(policy, relevant, fix);
   }
   // Best effort: the strongest thing available, and say what it does not enforce.
@@ -86,10 +88,26 @@ export function chooseProvider(policy: Policy, probe: Probe): Choice {
   };
 }
 
-/** The argv and environment that start an agent inside the sandbox `policy` describes. */
-export function wrap(policy: Policy, probe: Probe, session: SessionContext, launch: Omit<LaunchContext, 'cwd' | 'agentPath'>): Wrapped {
+/**
+ * The argv and environment that start an agent inside the sandbox `policy` describes. Creates the
+ * session's state and temporary directories (0700) first, so they are bound, never skipped;
+ * `dryRun` (for `sandbox check`) creates nothing.
+ */
+export function wrap(
+  policy: Policy,
+  probe: Probe,
+  session: SessionContext,
+  launch: Omit<LaunchContext, 'cwd' | 'agentPath'> & { dryRun?: boolean },
+): Wrapped {
   const choice = chooseProvider(policy, probe);
+  if (!launch.dryRun) fs.mkdirSync(sessionTmpDir(session), { recursive: true, mode: 0o700 });
   const resolved = resolveSession(policy, session);
+  const providerPath = choice.provider === 'none' ? null : probe[choice.provider].path!;
+  const writable = resolved.paths.find((g) => g.write && g.exists && providerPath && within(providerPath, g.path));
+  if (writable) {
+    // An agent could replace the sandbox program for the next session.
+    throw new SandboxRefused(`sandbox: ${providerPath} lies in ${writable.path}, which the agent may write: install it where no policy grants write access`);
+  }
   const ctx: LaunchContext = { ...launch, cwd: session.cwd, agentPath: session.agentPath };
   let argv: string[];
   switch (choice.provider) {
@@ -98,18 +116,23 @@ export function wrap(policy: Policy, probe: Probe, session: SessionContext, laun
       argv = bwrapArgv(probe.bwrap.path!, resolved, ctx, net.enabled && (net.unrestricted || choice.shareNetAnyway === true));
       break;
     }
-    case 'landrun':
-      if (resolved.keepReadOnly.length > 0) {
-        // Landlock cannot take back part of a grant.
-        const problem = `landrun cannot keep ${resolved.keepReadOnly.join(', ')} read-only inside a writable grant: the agent could rewrite its own sandbox policy`;
-        if (!policy.bestEffort) throw refusal(policy, [problem], `narrow the rw grant that covers ${resolved.keepReadOnly[0]}, or install bubblewrap: ${INSTALL.bwrap}`);
-        choice.warnings.push(`best_effort: ${problem}`);
-      }
+    case 'landrun': {
+      // Landlock cannot take back part of a grant.
+      const problems = [
+        ...resolved.keepReadOnly.map((p) => `landrun cannot keep ${p} read-only inside a writable grant: the agent could rewrite its own sandbox policy`),
+        ...resolved.hidden.map((p) => `landrun cannot hide ${p} inside a grant: the agent could reach the sockets there, which act outside the sandbox`),
+      ];
+      if (problems.length > 0 && !policy.bestEffort) throw refusal(policy, problems, `narrow the grants that cover them, or install bubblewrap: ${INSTALL.bwrap}`);
+      choice.warnings.push(...problems.map((p) => `best_effort: ${p}`));
       argv = landrunArgv(probe.landrun.path!, policy, resolved, ctx, choice.landrunBestEffort === true || policy.bestEffort);
       break;
-    case 'none':
-      argv = [session.agentPath, ...launch.agentArgs];
+    }
+    case 'none': {
+      // No sandbox, but still only the listed environment: env(1) unsets the rest by name.
+      const unset = launch.inherited.filter((n) => !(n in resolved.env)).flatMap((n) => ['-u', n]);
+      argv = unset.length > 0 ? [findOnPath('env', session.env) ?? '/usr/bin/env', ...unset, session.agentPath, ...launch.agentArgs] : [session.agentPath, ...launch.agentArgs];
       break;
+    }
   }
   return { provider: choice.provider, argv, env: resolved.env, warnings: choice.warnings, resolved };
 }

@@ -56,7 +56,7 @@ function runInside(box: Box, policy: Policy, p: Probe, agent: string, args: stri
 
 /** As runInside, without blocking this process: for servers the test itself runs. */
 function runInsideAsync(box: Box, policy: Policy, p: Probe, agent: string, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const w = wrap(policy, p, { cwd: box.cwd, stateDir: box.stateDir, agentPath: agent, env: box.env }, { agentArgs: args });
+  const w = wrap(policy, p, { cwd: box.cwd, stateDir: box.stateDir, agentPath: agent, env: box.env }, { agentArgs: args, inherited: [] });
   return new Promise((resolve) => {
     const child = spawn(w.argv[0]!, w.argv.slice(1), { env: w.env });
     let stdout = '';
@@ -112,7 +112,9 @@ describe('inside bubblewrap', { skip: noBwrap }, () => {
     fs.rmSync(path.join(box.home, 'notes'));
   });
 
-  it('sees only the listed environment variables, even ones its launcher inherited', () => {
+  // A tmux window inherits the server's environment; the daemon names those variables
+  // (Tmux.inheritedEnv) and the sandbox unsets each one that is not listed.
+  it('sees only the listed environment variables, not the ones its launcher inherited', () => {
     const r = runInside(box, policyFor('bwrap'), found, '/usr/bin/env', [], { INHERITED_SECRET: 'from-tmux-global-env' });
     assert.equal(r.status, 0, r.stderr);
     const names = r.stdout.trim().split('\n').map((l) => l.split('=')[0]).sort();
@@ -152,6 +154,33 @@ describe('inside bubblewrap', { skip: noBwrap }, () => {
     }
   });
 
+  it('cannot reach the tmux server or $NAMESPACE even when its directory holds them', async () => {
+    // `new claude /tmp`: the session's directory contains the tmux socket and the name space.
+    const root = path.join(tmp.dir, 'shared-tmp');
+    const socket = path.join(root, 'tmux-0', 'default');
+    const ns = path.join(root, 'ns.tester.:0');
+    fs.mkdirSync(path.dirname(socket), { recursive: true, mode: 0o700 });
+    fs.mkdirSync(ns, { mode: 0o700 });
+    const agentSocket = path.join(ns, 'agent');
+    const listener = await new Server(createRamfs()).listen(`unix!${agentSocket}`);
+    execFileSync('tmux', ['-S', socket, '-f', '/dev/null', 'new-session', '-d', '-s', 'victim']);
+    const inside: Box = { ...box, cwd: root, env: { ...box.env, ANVILLM_TMUX_SOCKET: socket, NAMESPACE: ns } };
+    try {
+      const escaped = path.join(root, 'escaped');
+      const viaTmux = runInside(inside, policyFor('bwrap'), found, '/bin/sh', ['-c', `tmux -S ${socket} new-window 'touch ${escaped}'`]);
+      assert.notEqual(viaTmux.status, 0);
+      assert.match(viaTmux.stderr, /No such file or directory/);
+      const script = `require('net').connect(${JSON.stringify(agentSocket)}).on('connect', () => { console.log('CONNECTED'); process.exit(0); }).on('error', e => { console.log(e.code); process.exit(3); })`;
+      const via9p = await runInsideAsync(inside, policyFor('bwrap'), found, process.execPath, ['-e', script]);
+      assert.equal(via9p.stdout.trim(), 'ENOENT');
+      assert.equal(fs.existsSync(escaped), false);
+      execFileSync('tmux', ['-S', socket, 'list-sessions']);
+    } finally {
+      spawnSync('tmux', ['-S', socket, 'kill-server']);
+      listener.close();
+    }
+  });
+
   it('cannot reach the 9P service of the daemon ($NAMESPACE/agent)', async () => {
     const ns = path.join(tmp.dir, 'ns.tester.:0');
     fs.mkdirSync(ns, { mode: 0o700 });
@@ -174,7 +203,7 @@ describe('a missing provider in strict mode', () => {
     assert.equal(nothing.bwrap.usable, false);
     assert.equal(nothing.landrun.usable, false);
     assert.throws(
-      () => wrap(policyFor('auto'), nothing, { cwd: '/tmp', stateDir: '/s', agentPath: '/bin/sh', env: { HOME: '/h' } }, { agentArgs: [] }),
+      () => wrap(policyFor('auto'), nothing, { cwd: '/tmp', stateDir: '/s', agentPath: '/bin/sh', env: { HOME: '/h' } }, { agentArgs: [], inherited: [], dryRun: true }),
       SandboxRefused,
     );
   });

@@ -1,5 +1,7 @@
 /** What each provider is told to do, and which provider a session gets; no sandbox is started here. */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 
 import { DEFAULT_POLICY_YAML } from '../../src/sandbox/default-policy.js';
@@ -7,6 +9,7 @@ import { parsePolicy, type Policy } from '../../src/sandbox/policy.js';
 import { bwrapArgv, landlockAbiFor, landrunArgv, type Probe } from '../../src/sandbox/providers.js';
 import { type Resolved } from '../../src/sandbox/resolve.js';
 import { chooseProvider, SandboxRefused, wrap } from '../../src/sandbox/sandbox.js';
+import { tempDir } from '../helpers.js';
 
 const FILE = '/home/u/.config/anvillm/sandbox.yaml';
 const policy = (over: { provider?: string; bestEffort?: boolean } = {}): Policy =>
@@ -26,6 +29,7 @@ const granted: Resolved = {
     { path: '/usr', write: false, exec: true, exists: true, origin: 'x' },
     { path: '/usr/lib/node_modules/agent', write: false, exec: true, exists: true, origin: 'x' },
   ],
+  hidden: [],
   keepReadOnly: [],
   env: { HOME: '/home/u', ANTHROPIC_API_KEY: 'sk-secret-value' },
 };
@@ -88,6 +92,36 @@ describe("keeping AnviLLM's own configuration read-only", () => {
   });
 });
 
+describe('hiding sockets that act outside the sandbox', () => {
+  it('bubblewrap lays a tmpfs over each, after the binds, and gives back the grants inside it', () => {
+    const r: Resolved = {
+      ...granted,
+      paths: [
+        { path: '/tmp/work', write: true, exec: false, exists: true, origin: 'x' },
+        { path: '/tmp/work/state/sessions/a1', write: true, exec: false, exists: true, origin: 'x' },
+      ],
+      hidden: ['/tmp/work/ns.u.:0', '/tmp/work/state'],
+    };
+    const argv = bwrapArgv('/usr/bin/bwrap', r, launch, true).join(' ');
+    assert.match(argv, /--bind \/tmp\/work \/tmp\/work .*--tmpfs \/tmp\/work\/ns\.u\.:0 .*--tmpfs \/tmp\/work\/state --bind \/tmp\/work\/state\/sessions\/a1 \/tmp\/work\/state\/sessions\/a1/);
+  });
+
+  it('landrun cannot: strict refuses, naming the directory', () => {
+    const tmp = tempDir();
+    try {
+      const ns = path.join(tmp.dir, 'ns');
+      fs.mkdirSync(ns);
+      const p = probeWith({ landrun: true, unixScoped: true });
+      assert.throws(
+        () => wrap(policy({ provider: 'landrun' }), p, { cwd: tmp.dir, stateDir: path.join(tmp.dir, 's'), agentPath: process.execPath, env: { HOME: '/h', NAMESPACE: ns } }, { agentArgs: [], inherited: [], dryRun: true }),
+        new RegExp(`landrun cannot hide ${ns} inside a grant`),
+      );
+    } finally {
+      tmp.remove();
+    }
+  });
+});
+
 describe('landrun argv', () => {
   it('grants each path with its flag, parents first, and passes variables by name only', () => {
     const argv = landrunArgv('/go/bin/landrun', policy(), granted, launch, false);
@@ -117,7 +151,7 @@ describe('landrun argv', () => {
     const argv = landrunArgv('/l', p, granted, launch, false);
     assert.ok(argv.includes('--ldd') && argv.includes('--add-exec'));
     assert.deepEqual(argv.slice(1, 3), ['--log-level', 'debug']);
-    const comma: Resolved = { env: {}, keepReadOnly: [], paths: [{ path: '/a,b', write: false, exec: false, exists: true, origin: 'x' }] };
+    const comma: Resolved = { env: {}, hidden: [], keepReadOnly: [], paths: [{ path: '/a,b', write: false, exec: false, exists: true, origin: 'x' }] };
     assert.throws(() => landrunArgv('/l', p, comma, launch, false), /contains a comma/);
   });
 });
@@ -163,10 +197,29 @@ describe('choosing a provider', () => {
     assert.match(weak.warnings[0]!, /unix sockets/);
   });
 
-  it('wrap: the unsandboxed best-effort argv is the agent itself, and the environment is still only what is listed', () => {
-    const w = wrap(policy({ bestEffort: true }), probeWith({}), { cwd: '/tmp', stateDir: '/s', agentPath: process.execPath, env: { HOME: '/h', PATH: '/usr/bin', SECRET: 'x' } }, { agentArgs: ['-v'] });
-    assert.deepEqual(w.argv, [process.execPath, '-v']);
+  it('wrap: unsandboxed best effort still gives only the listed environment, unsetting inherited names', () => {
+    const w = wrap(
+      policy({ bestEffort: true }),
+      probeWith({}),
+      { cwd: '/tmp', stateDir: '/s', agentPath: process.execPath, env: { HOME: '/h', PATH: '/usr/bin', SECRET: 'x' } },
+      { agentArgs: ['-v'], inherited: ['AWS_SECRET', 'HOME'], dryRun: true },
+    );
+    assert.deepEqual(w.argv.slice(1), ['-u', 'AWS_SECRET', process.execPath, '-v']);
+    assert.match(w.argv[0]!, /\/env$/);
     assert.deepEqual(Object.keys(w.env).sort(), ['HOME', 'PATH', 'TMPDIR']);
+  });
+
+  it('wrap refuses a provider installed where the agent may write (it could replace it)', () => {
+    const p = probeWith({ bwrap: true });
+    p.bwrap.path = '/tmp/work/bin/bwrap';
+    assert.throws(
+      () => wrap(policy(), p, { cwd: '/tmp', stateDir: '/s', agentPath: process.execPath, env: { HOME: '/h' } }, { agentArgs: [], inherited: [], dryRun: true }),
+      /\/tmp\/work\/bin\/bwrap lies in \/tmp, which the agent may write/,
+    );
+  });
+
+  it('forcing an unusable provider names the setting, not an install', () => {
+    assert.throws(() => chooseProvider(policy({ provider: 'landrun' }), probeWith({ bwrap: true })), /Fix: set general\.provider: auto/);
   });
 });
 
