@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { LineCounter, Scalar, isMap, isScalar, isSeq, parseDocument, type Node as YamlNode } from 'yaml';
+import { ConfigError, YamlFile, type Entry } from '../config/yaml-file.js';
 
 import { DEFAULT_POLICY_YAML } from './default-policy.js';
 
@@ -42,7 +42,7 @@ export interface Policy {
   addExec: boolean;
 }
 
-export class PolicyError extends Error {
+export class PolicyError extends ConfigError {
   override name = 'PolicyError';
 }
 
@@ -77,22 +77,11 @@ export function loadPolicy(env: Env = process.env): Policy {
   return parsePolicy(fs.readFileSync(file, 'utf8'), file);
 }
 
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*\*?$/;
+/** A variable name, or a prefix ending in `*`. */
+export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*\*?$/;
 
 export function parsePolicy(text: string, file: string): Policy {
-  const lines = new LineCounter();
-  // Duplicate keys are found below, where the error can name the key's own line.
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false });
-  const lineOf = (node: YamlNode | null | undefined): number => (node?.range ? lines.linePos(node.range[0]).line : 1);
-  const fail = (node: YamlNode | null | undefined, field: string, what: string): never => {
-    throw new PolicyError(`${file}:${lineOf(node)}: ${field}: ${what}`);
-  };
-  const firstError = doc.errors[0];
-  if (firstError) {
-    const line = firstError.linePos?.[0].line ?? 1;
-    throw new PolicyError(`${file}:${line}: ${firstError.message.split('\n')[0]}`);
-  }
-
+  const y = new YamlFile(text, file, PolicyError);
   const policy: Policy = {
     file,
     bestEffort: false,
@@ -104,96 +93,58 @@ export function parsePolicy(text: string, file: string): Policy {
     ldd: false,
     addExec: false,
   };
-
-  /** The pairs of a mapping, each key checked against `known`. */
-  const entries = (node: YamlNode | null, field: string, known: string[]): [string, YamlNode | null, YamlNode][] => {
-    if (node === null) return [];
-    if (!isMap(node)) fail(node, field, `must be a mapping of ${known.join(', ')}`);
-    const out: [string, YamlNode | null, YamlNode][] = [];
-    const seen = new Set<string>();
-    for (const pair of (node as { items: { key: unknown; value: unknown }[] }).items) {
-      const keyNode = pair.key as YamlNode;
-      const key = isScalar(keyNode) ? String(keyNode.value) : '';
-      const name = field ? `${field}.${key}` : key;
-      if (!known.includes(key)) fail(keyNode, name, `unknown key; expected one of ${known.join(', ')}`);
-      if (seen.has(key)) fail(keyNode, name, 'appears twice; keep one');
-      seen.add(key);
-      out.push([key, (pair.value as YamlNode | null) ?? null, keyNode]);
-    }
-    return out;
-  };
-  const bool = (node: YamlNode | null, key: YamlNode, field: string): boolean => {
-    if (!isScalar(node) || typeof node.value !== 'boolean') return fail(node ?? key, field, 'must be true or false');
-    return node.value as boolean;
-  };
-  const oneOf = <T extends string>(node: YamlNode | null, key: YamlNode, field: string, allowed: readonly T[]): T => {
-    if (!isScalar(node) || typeof node.value !== 'string' || !allowed.includes(node.value as T)) {
-      return fail(node ?? key, field, `must be one of ${allowed.join(', ')}`);
-    }
-    return node.value as T;
-  };
-  const list = (node: YamlNode | null, key: YamlNode, field: string): Scalar[] => {
-    if (node === null || (isScalar(node) && node.value === null)) return [];
-    if (!isSeq(node)) return fail(node, field, 'must be a list');
-    return node.items.map((item, i) => {
-      if (!isScalar(item) || item.value === null || typeof item.value === 'object') fail((item as YamlNode) ?? key, `${field}[${i}]`, 'must be a string');
-      return item as Scalar;
-    });
-  };
-  const ports = (node: YamlNode | null, key: YamlNode, field: string): PortRange[] =>
-    list(node, key, field).map((item, i) => {
+  const ports = (e: Entry): PortRange[] =>
+    y.list(e).map((item, i) => {
       const text = String(item.value).trim();
       const m = /^(\d+)(?:-(\d+))?$/.exec(text);
-      const where = `${field}[${i}]`;
-      if (!m) return fail(item, where, `"${text}" is not a port or a range like "3000-3010"`);
+      const where = `${e.field}[${i}]`;
+      if (!m) return y.fail(item, where, `"${text}" is not a port or a range like "3000-3010"`);
       const from = Number(m[1]);
       const to = m[2] === undefined ? from : Number(m[2]);
-      for (const p of [from, to]) if (p < 1 || p > 65535) fail(item, where, `port ${p} is outside 1-65535`);
-      if (from > to) fail(item, where, `range ${text} runs backwards`);
+      for (const p of [from, to]) if (p < 1 || p > 65535) y.fail(item, where, `port ${p} is outside 1-65535`);
+      if (from > to) y.fail(item, where, `range ${text} runs backwards`);
       return { from, to };
     });
 
-  const root = doc.contents as YamlNode | null;
-  for (const [section, value, key] of entries(root, '', ['general', 'filesystem', 'network', 'env', 'advanced'])) {
-    switch (section) {
+  for (const section of y.entries(y.root, '', ['general', 'filesystem', 'network', 'env', 'advanced'])) {
+    switch (section.key) {
       case 'general':
-        for (const [k, v, kn] of entries(value, 'general', ['best_effort', 'log_level', 'provider'])) {
-          if (k === 'best_effort') policy.bestEffort = bool(v, kn, 'general.best_effort');
-          else if (k === 'log_level') policy.logLevel = oneOf(v, kn, 'general.log_level', ['error', 'info', 'debug'] as const);
-          else policy.provider = oneOf(v, kn, 'general.provider', ['auto', 'landrun', 'bwrap'] as const);
+        for (const e of y.entries(section.value, 'general', ['best_effort', 'log_level', 'provider'])) {
+          if (e.key === 'best_effort') policy.bestEffort = y.bool(e);
+          else if (e.key === 'log_level') policy.logLevel = y.oneOf(e, ['error', 'info', 'debug'] as const);
+          else policy.provider = y.oneOf(e, ['auto', 'landrun', 'bwrap'] as const);
         }
         break;
       case 'filesystem':
-        for (const [k, v, kn] of entries(value, 'filesystem', [...ACCESSES])) {
-          list(v, kn, `filesystem.${k}`).forEach((item, i) => {
+        for (const e of y.entries(section.value, 'filesystem', ACCESSES)) {
+          y.list(e).forEach((item, i) => {
             const template = String(item.value).trim();
-            const field = `filesystem.${k}[${i}]`;
             if (!template.startsWith('/') && !template.startsWith('{') && !template.startsWith('~/')) {
-              fail(item, field, `"${template}" is a relative path: write it absolute, or start it with a template such as {HOME}/`);
+              y.fail(item, `${e.field}[${i}]`, `"${template}" is a relative path: write it absolute, or start it with a template such as {HOME}/`);
             }
-            policy.paths.push({ template, access: k as Access, line: lineOf(item) });
+            policy.paths.push({ template, access: e.key as Access, line: y.lineOf(item) });
           });
         }
         break;
       case 'network':
-        for (const [k, v, kn] of entries(value, 'network', ['enabled', 'unrestricted', 'connect_tcp', 'bind_tcp'])) {
-          if (k === 'enabled') policy.network.enabled = bool(v, kn, 'network.enabled');
-          else if (k === 'unrestricted') policy.network.unrestricted = bool(v, kn, 'network.unrestricted');
-          else if (k === 'connect_tcp') policy.network.connectTcp = ports(v, kn, 'network.connect_tcp');
-          else policy.network.bindTcp = ports(v, kn, 'network.bind_tcp');
+        for (const e of y.entries(section.value, 'network', ['enabled', 'unrestricted', 'connect_tcp', 'bind_tcp'])) {
+          if (e.key === 'enabled') policy.network.enabled = y.bool(e);
+          else if (e.key === 'unrestricted') policy.network.unrestricted = y.bool(e);
+          else if (e.key === 'connect_tcp') policy.network.connectTcp = ports(e);
+          else policy.network.bindTcp = ports(e);
         }
         break;
       case 'env':
-        policy.env = list(value, key, 'env').map((item, i) => {
+        policy.env = y.list(section).map((item, i) => {
           const name = String(item.value).trim();
-          if (!ENV_NAME.test(name)) fail(item, `env[${i}]`, `"${name}" is not a variable name (or a prefix ending in *)`);
+          if (!ENV_NAME.test(name)) y.fail(item, `env[${i}]`, `"${name}" is not a variable name (or a prefix ending in *)`);
           return name;
         });
         break;
       case 'advanced':
-        for (const [k, v, kn] of entries(value, 'advanced', ['ldd', 'add_exec'])) {
-          if (k === 'ldd') policy.ldd = bool(v, kn, 'advanced.ldd');
-          else policy.addExec = bool(v, kn, 'advanced.add_exec');
+        for (const e of y.entries(section.value, 'advanced', ['ldd', 'add_exec'])) {
+          if (e.key === 'ldd') policy.ldd = y.bool(e);
+          else policy.addExec = y.bool(e);
         }
         break;
     }
