@@ -1,0 +1,126 @@
+/**
+ * A backend is data: how to start an agent, read its state and talk to it. The built-in ones are
+ * here; users add or override backends in ~/.config/anvillm/backends.yaml (config.ts).
+ */
+import type { TerminalSize } from '../tmux/tmux.js';
+
+export interface Dialog {
+  /** Matched against the screen while the agent starts. */
+  match: RegExp;
+  /** tmux key names sent once when it matches. */
+  keys: string[];
+}
+
+export type StateMethod = 'quiet' | 'hooks';
+
+export type SaveMethod =
+  /** The backend has no save of its own: Save writes the transcript. */
+  | { method: 'transcript' }
+  /** Slash commands typed into the agent; `{path}` is replaced by the path. */
+  | { method: 'command'; save: string; load: string };
+
+export interface BackendDefinition {
+  name: string;
+  /** The Acme tag word. */
+  label: string;
+  /** argv; the program is looked up on PATH when a session starts. */
+  command: string[];
+  /** Shown when the program is missing. */
+  install: string;
+  env: Record<string, string>;
+  /** Names, or prefixes ending in `*`, passed from the daemon's environment through the sandbox. */
+  passEnv: string[];
+  size: TerminalSize;
+  startup: { timeoutMs: number; dialogs: Dialog[]; ready: RegExp | null };
+  state: {
+    method: StateMethod;
+    /** Output quiet this long (and no child processes) means idle. */
+    quietMs: number;
+    /** On the screen while the agent works. */
+    busy: RegExp | null;
+    /** On the screen when it waits for a prompt. */
+    ready: RegExp | null;
+  };
+  /** Keys that interrupt the agent. */
+  stopKeys: string[];
+  /** Keys that submit a pasted prompt, and how long to wait before them (an Enter sent at once can be dropped). */
+  submit: { keys: string[]; delayMs: number };
+  /** Slash commands a prompt may start with; others need the terminal ("use Attach"). */
+  slashCommands: string[];
+  save: SaveMethod;
+  /** How to cut the response out of the screen: lines matching these are removed. */
+  response: { strip: RegExp[] };
+}
+
+export function capitalise(name: string): string {
+  return name.charAt(0).toUpperCase() + name.slice(1);
+}
+
+/** What a definition that says nothing gets. */
+export function defaults(name: string): BackendDefinition {
+  return {
+    name,
+    label: capitalise(name),
+    command: [name],
+    install: `install ${name} and put it on PATH`,
+    env: {},
+    passEnv: [],
+    size: { cols: 120, rows: 40 },
+    startup: { timeoutMs: 30_000, dialogs: [], ready: null },
+    state: { method: 'quiet', quietMs: 400, busy: null, ready: null },
+    stopKeys: ['Escape'],
+    submit: { keys: ['Enter'], delayMs: 150 },
+    slashCommands: [],
+    save: { method: 'transcript' },
+    response: { strip: [] },
+  };
+}
+
+const PROXIES = ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'https_proxy', 'http_proxy', 'no_proxy'];
+
+/** The built-in backends. Their specifics (hooks, transcripts) live with each backend's issue. */
+export const BUILTIN: readonly BackendDefinition[] = [
+  {
+    ...defaults('claude'),
+    label: 'Claude',
+    command: ['claude', '--dangerously-skip-permissions'],
+    install: 'npm install -g @anthropic-ai/claude-code',
+    // Without it Claude Code upgrades itself with a global npm install.
+    env: { DISABLE_AUTOUPDATER: '1' },
+    passEnv: ['ANTHROPIC_*', 'CLAUDE_*', 'DISABLE_*', 'IS_SANDBOX', ...PROXIES],
+    startup: {
+      timeoutMs: 60_000,
+      dialogs: [
+        { match: /trust (the files in )?this folder/i, keys: ['Enter'] },
+        { match: /Bypass Permissions mode/i, keys: ['2'] },
+        { match: /Detected a custom API key/i, keys: ['Up', 'Enter'] },
+      ],
+      ready: /^\s*[>❯]\s/m,
+    },
+    stopKeys: ['Escape'],
+    slashCommands: ['/clear', '/compact', '/cost', '/help', '/init', '/review'],
+  },
+  {
+    ...defaults('kiro-cli'),
+    label: 'Kiro',
+    command: ['kiro-cli', 'chat', '--trust-all-tools'],
+    install: 'install the Kiro CLI (kiro-cli, from kiro.dev) and put it on PATH',
+    env: { NO_COLOR: '1' },
+    passEnv: ['KIRO_*', 'AWS_*', ...PROXIES],
+    slashCommands: ['/chat load', '/chat save', '/help', '/agent list'],
+    save: { method: 'command', save: '/chat save {path}', load: '/chat load {path}' },
+  },
+  {
+    ...defaults('codex'),
+    command: ['codex'],
+    install: 'npm install -g @openai/codex',
+    passEnv: ['OPENAI_*', 'CODEX_*', ...PROXIES],
+  },
+  {
+    ...defaults('gemini'),
+    command: ['gemini', '--yolo'],
+    install: 'npm install -g @google/gemini-cli',
+    env: { GEMINI_CLI_TRUST_WORKSPACE: 'true' },
+    passEnv: ['GEMINI_*', 'GOOGLE_*', ...PROXIES],
+  },
+];
