@@ -55,14 +55,16 @@ const DEAD_SUBSCRIPTION = 'anvillm-dead';
 /** tmux's words for a window, session or server that is not there. */
 const GONE = /can't find|no such|no server|no sessions|session ended/i;
 const PLACEHOLDER_ARGV = ['sleep', 'infinity'];
-const WINDOW_FORMAT = '#{session_name}\t#{window_id}\t#{window_name}\t#{pane_id}\t#{pane_pid}\t#{pane_dead}\t#{pane_dead_status}';
+// Printable separators only (tmux may turn a tab into "_"); the window name, which a user may
+// change to anything, comes last.
+const WINDOW_FORMAT = '#{session_name}|#{window_id}|#{pane_id}|#{pane_pid}|#{pane_dead}|#{pane_dead_status}|#{window_name}';
 
 function parseWindow(line: string): WindowInfo {
-  const [session, windowId, name, paneId, pid, dead, status] = line.split('\t');
+  const [session, windowId, paneId, pid, dead, status, ...name] = line.split('|');
   return {
     session: session!,
     windowId: windowId!,
-    name: name!,
+    name: name.join('|'),
     paneId: paneId!,
     pid: Number(pid),
     dead: dead === '1',
@@ -78,7 +80,8 @@ export class Tmux {
   private readonly env: NodeJS.ProcessEnv;
 
   constructor(options: { socket?: string | null; configFile?: string; env?: NodeJS.ProcessEnv } = {}) {
-    this.tmuxArgs = [...(options.socket ? ['-S', options.socket] : []), ...(options.configFile ? ['-f', options.configFile] : [])];
+    // -u: UTF-8 whatever the locale, so prompts and screens pass through unmangled.
+    this.tmuxArgs = ['-u', ...(options.socket ? ['-S', options.socket] : []), ...(options.configFile ? ['-f', options.configFile] : [])];
     const env = options.env ?? process.env;
     // A server started by us must not inherit the daemon's secrets as its global environment.
     this.env = Object.fromEntries(['PATH', 'HOME', 'USER', 'LANG', 'LC_ALL', 'TMUX_TMPDIR'].flatMap((k) => (env[k] ? [[k, env[k]]] : [])));
@@ -154,15 +157,20 @@ export class Tmux {
     }
   }
 
-  /** Names a new window in `session` would inherit from tmux, beyond what we set. */
+  /**
+   * Names a new window in `session` would inherit from tmux, beyond what we set. Creates the
+   * session, since its environment is what is asked about.
+   */
   async inheritedEnv(session: string): Promise<string[]> {
     const names = new Set(['TMUX', 'TMUX_PANE']);
-    for (const scope of [['-g'], ['-t', session]]) {
-      for (const line of await this.command(session, ['show-environment', ...scope])) {
-        if (!line.startsWith('-')) names.add(line.split('=')[0]!);
-      }
-    }
+    const [global, own] = await this.commands(session, [['show-environment', '-g'], ['show-environment', '-t', session]], true);
+    for (const line of [...global!, ...own!]) if (!line.startsWith('-')) names.add(line.split('=')[0]!);
     return [...names].sort();
+  }
+
+  /** Attaches to an existing tmux session so its output and deaths are reported (after a restart). */
+  async watch(session: string): Promise<void> {
+    await this.client(session);
   }
 
   /** Starts `spec.argv` in a new window, by argv (no shell), detached, kept after it exits. */
@@ -188,6 +196,15 @@ export class Tmux {
     return info;
   }
 
+  /** Ends the pane's program and starts `spec.argv` in the same window (same id, same name). */
+  async respawn(session: string, paneId: string, spec: Pick<WindowSpec, 'cwd' | 'argv' | 'env'>): Promise<void> {
+    if (spec.argv.length < 2) throw new TmuxError('an agent argv needs two or more words (tmux runs one word through sh -c)');
+    for (const key of this.reported) if (key.endsWith(paneId)) this.reported.delete(key);
+    const words = ['respawn-pane', '-k', '-t', paneId, '-c', formatLiteral(spec.cwd)];
+    for (const [k, v] of Object.entries(spec.env)) words.push('-e', `${k}=${v}`);
+    await this.commands(session, [[...words, '--', ...spec.argv]]);
+  }
+
   /**
    * Types `text` into a pane as one paste: bracketed when the program asked for it, newlines
    * kept as they are, so a multi-line prompt arrives as one submission.
@@ -203,7 +220,7 @@ export class Tmux {
     await this.command(session, ['send-keys', '-t', paneId, ...keys]);
   }
 
-  /** The pane as plain text, as Attach would show it. */
+  /** The pane as plain text, as Attach would show it (tmux drops each line's trailing spaces). */
   async capture(session: string, paneId: string): Promise<string> {
     const lines = await this.command(session, ['capture-pane', '-p', '-J', '-t', paneId]);
     const text = lines.join('\n').replace(/\s+$/, '');

@@ -1,0 +1,218 @@
+/**
+ * The session manager: creates sessions through the sandbox into tmux, routes tmux's news to them,
+ * keeps sessions.json, and re-adopts the windows a previous daemon left running.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { loadBackends } from '../backends/config.js';
+import type { BackendDefinition } from '../backends/definition.js';
+import { configHome, loadPolicy, stateHome } from '../sandbox/policy.js';
+import { probe } from '../sandbox/providers.js';
+import { findOnPath } from '../sandbox/resolve.js';
+import { wrap } from '../sandbox/sandbox.js';
+import { Tmux } from '../tmux/tmux.js';
+import { aliasProblem, isId, newId } from './ids.js';
+import { Session, type SessionHost } from './session.js';
+import { readRecords, writeRecords } from './store.js';
+import type { SessionEvent, SessionInfo } from './types.js';
+
+type Env = NodeJS.ProcessEnv;
+
+export interface ManagerOptions {
+  env?: Env;
+  tmux?: Tmux;
+}
+
+export interface BackendListing {
+  name: string;
+  label: string;
+  available: boolean;
+  command: string;
+}
+
+export class SessionManager {
+  readonly env: Env;
+  readonly tmux: Tmux;
+  /** $XDG_STATE_HOME/anvillm */
+  readonly stateDir: string;
+  private readonly sessions = new Map<string, Session>();
+  private readonly listeners = new Set<(e: SessionEvent) => void>();
+  private readonly host: SessionHost;
+  private readonly unlisten: () => void;
+
+  constructor(options: ManagerOptions = {}) {
+    this.env = options.env ?? process.env;
+    this.tmux = options.tmux ?? Tmux.fromEnv(this.env);
+    this.stateDir = path.join(stateHome(this.env), 'anvillm');
+    this.host = {
+      tmux: this.tmux,
+      emit: (e) => this.emit(e),
+      persist: () => this.persist(),
+      aliasTaken: (alias, by) => [...this.sessions.values()].some((s) => s !== by && s.alias === alias),
+      respawn: (s) => this.respawn(s),
+      transcriptsDir: path.join(configHome(this.env), 'anvillm', 'transcripts'),
+    };
+    this.unlisten = this.tmux.listen({
+      output: (pane, data) => this.byPane(pane)?.onOutput(data),
+      paneDied: (pane, windowId, status) => {
+        const s = this.byPane(pane);
+        if (s && s.windowId === windowId) void s.onDeath(status);
+      },
+      windowClosed: (windowId) => this.live().find((s) => s.windowId === windowId)?.onGone(),
+      sessionEnded: (tmuxSession) => void this.checkWindows(tmuxSession),
+    });
+  }
+
+  private get recordsFile(): string {
+    return path.join(this.stateDir, 'sessions.json');
+  }
+
+  private live(): Session[] {
+    return [...this.sessions.values()].filter((s) => !s.ended);
+  }
+
+  private byPane(pane: string): Session | undefined {
+    return this.live().find((s) => s.paneId === pane);
+  }
+
+  private emit(e: SessionEvent): void {
+    if (e.kind === 'exit' || e.kind === 'state') this.persist();
+    for (const l of this.listeners) l(e);
+  }
+
+  private persist(): void {
+    writeRecords(this.recordsFile, this.live().map((s) => s.record()));
+  }
+
+  subscribe(listener: (e: SessionEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Every backend, and whether its program is installed. Re-reads backends.yaml. */
+  backends(): BackendListing[] {
+    return loadBackends(this.env).map((d) => ({
+      name: d.name,
+      label: d.label,
+      available: findOnPath(d.command[0]!, this.env) !== null,
+      command: d.command.join(' '),
+    }));
+  }
+
+  get(idOrAlias: string): Session | undefined {
+    if (isId(idOrAlias)) return this.sessions.get(idOrAlias);
+    return [...this.sessions.values()].find((s) => s.alias === idOrAlias);
+  }
+
+  /** Newest first. */
+  list(): SessionInfo[] {
+    return [...this.sessions.values()].map((s) => s.info()).sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
+  }
+
+  /** Starts an agent; resolves once it is starting. Every refusal says what to do. */
+  async create(backendName: string, cwd: string, alias?: string): Promise<Session> {
+    const defs = loadBackends(this.env);
+    const def = defs.find((d) => d.name === backendName);
+    if (!def) throw new Error(`no backend "${backendName}"; have: ${defs.map((d) => d.name).join(' ')}`);
+    const dir = this.realDirectory(cwd);
+    if (alias !== undefined) {
+      const problem = aliasProblem(alias);
+      if (problem) throw new Error(problem);
+      if (this.get(alias)) throw new Error(`alias "${alias}" already exists: pick another`);
+    }
+    const agentPath = findOnPath(def.command[0]!, this.env);
+    if (!agentPath) throw new Error(`${def.command[0]} is not installed: ${def.install}`);
+    const id = newId((x) => this.sessions.has(x));
+    const stateDir = path.join(this.stateDir, 'sessions', id);
+    fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    const launch = await this.launch(def, dir, stateDir, agentPath);
+    const win = await this.tmux.newWindow({ session: `anvillm-${def.name}`, name: id, cwd: dir, argv: launch.argv, env: launch.env, size: def.size });
+    const session = new Session(this.host, def, id, dir, { alias: alias ?? null, tmuxSession: win.session, windowId: win.windowId, paneId: win.paneId, pid: win.pid });
+    for (const w of launch.warnings) session.addError(`sandbox: ${w}`);
+    this.sessions.set(id, session);
+    this.emit({ id, kind: 'new', backend: def.name, cwd: dir });
+    this.persist();
+    return session;
+  }
+
+  private realDirectory(cwd: string): string {
+    const abs = path.resolve(cwd);
+    let real: string;
+    try {
+      real = fs.realpathSync(abs);
+    } catch {
+      throw new Error(`${abs} does not exist: give an existing directory`);
+    }
+    if (!fs.statSync(real).isDirectory()) throw new Error(`${abs} is not a directory: give a directory`);
+    return real;
+  }
+
+  /** The argv and environment of the agent inside the sandbox, with the policy read afresh. */
+  private async launch(def: BackendDefinition, cwd: string, stateDir: string, agentPath: string) {
+    const tmuxSession = `anvillm-${def.name}`;
+    const inherited = await this.tmux.inheritedEnv(tmuxSession);
+    const wrapped = wrap(
+      loadPolicy(this.env),
+      await probe(this.env),
+      { cwd, stateDir, agentPath, env: { ...this.env, ...def.env }, passEnv: [...def.passEnv, ...Object.keys(def.env)] },
+      { agentArgs: def.command.slice(1), inherited },
+    );
+    if (wrapped.warnings.length > 0) for (const w of wrapped.warnings) process.stderr.write(`anvillm: sandbox: ${w}\n`);
+    // tmux runs a one-word argv through sh -c: never give it one.
+    const argv = wrapped.argv.length >= 2 ? wrapped.argv : [findOnPath('env', this.env) ?? '/usr/bin/env', ...wrapped.argv];
+    return { argv, env: wrapped.env, warnings: wrapped.warnings };
+  }
+
+  private async respawn(session: Session): Promise<void> {
+    const agentPath = findOnPath(session.def.command[0]!, this.env);
+    if (!agentPath) throw new Error(`${session.def.command[0]} is not installed: ${session.def.install}`);
+    const launch = await this.launch(session.def, session.cwd, path.join(this.stateDir, 'sessions', session.id), agentPath);
+    await this.tmux.respawn(session.tmuxSession, session.paneId, { cwd: session.cwd, argv: launch.argv, env: launch.env });
+    const info = await this.tmux.window(session.tmuxSession, session.windowId);
+    if (info) session.pid = info.pid;
+  }
+
+  /** After a tmux session ended or a window closed: sessions whose window is gone end. */
+  private async checkWindows(tmuxSession: string): Promise<void> {
+    const windows = await this.tmux.listWindows('anvillm-');
+    for (const s of this.live()) {
+      if (s.tmuxSession === tmuxSession && !windows.some((w) => w.windowId === s.windowId && w.name === s.id)) s.onGone();
+    }
+  }
+
+  /**
+   * Re-adopts the sessions a previous daemon recorded whose windows are still alive; the others
+   * are dropped, each with an exit event.
+   */
+  async adopt(): Promise<void> {
+    const records = readRecords(this.recordsFile);
+    const windows = await this.tmux.listWindows('anvillm-');
+    const defs = loadBackends(this.env);
+    for (const rec of records) {
+      const win = windows.find((w) => w.session === rec.tmuxSession && w.name === rec.id && w.windowId === rec.windowId);
+      const def = defs.find((d) => d.name === rec.backend);
+      if (!win || win.dead || !def || this.sessions.has(rec.id)) {
+        if (win?.dead) await this.tmux.killWindow(win.session, win.windowId).catch(() => {});
+        this.emit({ id: rec.id, kind: 'exit', status: win?.deadStatus ?? null });
+        continue;
+      }
+      const session = new Session(this.host, def, rec.id, rec.cwd, { ...rec, paneId: win.paneId, pid: win.pid });
+      this.sessions.set(rec.id, session);
+      await this.tmux.watch(win.session);
+      session.adopt();
+    }
+    this.persist();
+  }
+
+  /** Detaches from tmux; the agents keep running there. */
+  close(): void {
+    this.unlisten();
+    this.tmux.close();
+  }
+
+  /** Ends every agent (daemon stop --kill-sessions). */
+  async killAll(): Promise<void> {
+    await Promise.all(this.live().map((s) => s.kill()));
+  }
+}

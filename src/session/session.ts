@@ -1,0 +1,401 @@
+/**
+ * One session: an agent's terminal program in a tmux window, its state, its prompt queue and its
+ * conversation. State comes from the best source the backend has; this file holds the fallback
+ * every backend can use ("quiet"): output quiet for the backend's time AND no child processes
+ * beyond those the idle agent had AND the ready/busy patterns agreeing. Timers run only while a
+ * session is starting or running; idle sessions cost nothing.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+import type { BackendDefinition } from '../backends/definition.js';
+import type { Tmux } from '../tmux/tmux.js';
+import { aliasProblem } from './ids.js';
+import { descendants } from './processes.js';
+import { plainText } from './terminal-text.js';
+import type { SessionEvent, SessionInfo, State } from './types.js';
+
+const MAX_ERR = 64 * 1024;
+const MAX_OUTPUT = 1 << 20;
+
+/** What a session needs from the manager that owns it. */
+export interface SessionHost {
+  tmux: Tmux;
+  emit(e: SessionEvent): void;
+  /** Records the session list (sessions.json) after a change worth keeping. */
+  persist(): void;
+  /** Another session already has this alias. */
+  aliasTaken(alias: string, by: Session): boolean;
+  /** Starts the agent again in the same window (re-reading the sandbox policy). */
+  respawn(session: Session): Promise<void>;
+  /** Where Save without a path writes. */
+  transcriptsDir: string;
+}
+
+/** What survives a daemon restart (sessions.json). */
+export interface SessionRecord {
+  id: string;
+  backend: string;
+  cwd: string;
+  alias: string | null;
+  context: string;
+  winid: number | null;
+  createdAt: string;
+  tmuxSession: string;
+  windowId: string;
+  paneId: string;
+  pid: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class Session {
+  state: State = 'starting';
+  alias: string | null;
+  context: string;
+  winid: number | null;
+  readonly createdAt: Date;
+  tmuxSession: string;
+  windowId: string;
+  paneId: string;
+  pid: number;
+
+  private queue: string[] = [];
+  private output = '';
+  private lastOutputAt = Date.now();
+  private timer: NodeJS.Timeout | null = null;
+  private startupDeadline: number;
+  private answered = new Set<number>();
+  private baseline = 0;
+  private current: string | null = null;
+  private lastOut = '';
+  private conversation = '';
+  private errText = '';
+
+  constructor(
+    private readonly host: SessionHost,
+    readonly def: BackendDefinition,
+    readonly id: string,
+    readonly cwd: string,
+    record: Partial<SessionRecord> & Pick<SessionRecord, 'tmuxSession' | 'windowId' | 'paneId' | 'pid'>,
+  ) {
+    this.alias = record.alias ?? null;
+    this.context = record.context ?? '';
+    this.winid = record.winid ?? null;
+    this.createdAt = record.createdAt ? new Date(record.createdAt) : new Date();
+    this.tmuxSession = record.tmuxSession;
+    this.windowId = record.windowId;
+    this.paneId = record.paneId;
+    this.pid = record.pid;
+    this.startupDeadline = Date.now() + def.startup.timeoutMs;
+    this.schedule(def.state.quietMs);
+  }
+
+  get backend(): string {
+    return this.def.name;
+  }
+
+  info(): SessionInfo {
+    return {
+      id: this.id,
+      backend: this.def.name,
+      state: this.state,
+      pid: this.pid || null,
+      alias: this.alias,
+      cwd: this.cwd,
+      winid: this.winid,
+      createdAt: this.createdAt,
+    };
+  }
+
+  record(): SessionRecord {
+    return {
+      id: this.id,
+      backend: this.def.name,
+      cwd: this.cwd,
+      alias: this.alias,
+      context: this.context,
+      winid: this.winid,
+      createdAt: this.createdAt.toISOString(),
+      tmuxSession: this.tmuxSession,
+      windowId: this.windowId,
+      paneId: this.paneId,
+      pid: this.pid,
+    };
+  }
+
+  get ended(): boolean {
+    return this.state === 'exited' || this.state === 'error';
+  }
+
+  out(): string {
+    return this.lastOut;
+  }
+
+  transcript(): string {
+    return this.conversation;
+  }
+
+  err(): string {
+    return this.errText;
+  }
+
+  screen(): Promise<string> {
+    return this.host.tmux.capture(this.tmuxSession, this.paneId);
+  }
+
+  /** Appends to err, keeping the newest 64 KiB. */
+  addError(text: string): void {
+    this.errText += text.endsWith('\n') ? text : `${text}\n`;
+    if (this.errText.length > MAX_ERR) this.errText = this.errText.slice(-MAX_ERR);
+  }
+
+  /** Checks a prompt now (so a client's write can fail), then sends it or queues it until idle. */
+  prompt(text: string): void {
+    if (this.ended) throw new Error(`session ${this.id} has exited: start a new one`);
+    const slash = /^\/[^\s]+/.exec(text.trimStart());
+    if (slash) {
+      const trimmed = text.trim();
+      const allowed = this.def.slashCommands.some((c) => trimmed === c || trimmed.startsWith(`${c} `));
+      if (!allowed) throw new Error(`${slash[0]} needs the terminal: use Attach`);
+    }
+    const full = this.context && !slash ? `${this.context}\n\n${text}` : text;
+    this.queue.push(full);
+    if (this.state === 'idle') void this.sendNext();
+  }
+
+  /** Prompts waiting for the agent to be idle. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  async stop(): Promise<void> {
+    if (this.ended) return;
+    this.queue = [];
+    await this.host.tmux.sendKeys(this.tmuxSession, this.paneId, this.def.stopKeys);
+  }
+
+  async kill(): Promise<void> {
+    this.clearTimer();
+    this.queue = [];
+    await this.host.tmux.killWindow(this.tmuxSession, this.windowId);
+    if (!this.ended) {
+      this.setState('exited');
+      this.host.emit({ id: this.id, kind: 'exit', status: null });
+    }
+  }
+
+  async restart(): Promise<void> {
+    this.clearTimer();
+    this.queue = [];
+    await this.host.respawn(this);
+    this.answered.clear();
+    this.startupDeadline = Date.now() + this.def.startup.timeoutMs;
+    this.lastOutputAt = Date.now();
+    this.setState('starting');
+    this.schedule(this.def.state.quietMs);
+  }
+
+  async save(target?: string): Promise<string> {
+    const file = target
+      ? path.resolve(this.cwd, target)
+      : path.join(this.host.transcriptsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${this.id}.txt`);
+    const save = this.def.save;
+    if (save.method === 'command') {
+      this.sendCommand(save.save.replaceAll('{path}', file));
+      return file;
+    }
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, this.conversation);
+    return file;
+  }
+
+  async load(target: string): Promise<void> {
+    const save = this.def.save;
+    if (save.method !== 'command') throw new Error(`${this.def.name} cannot load a saved conversation: use Attach`);
+    const file = path.resolve(this.cwd, target);
+    if (!fs.existsSync(file)) throw new Error(`${file} does not exist`);
+    this.sendCommand(save.load.replaceAll('{path}', file));
+  }
+
+  setAlias(alias: string): void {
+    const problem = aliasProblem(alias);
+    if (problem) throw new Error(problem);
+    if (this.host.aliasTaken(alias, this)) throw new Error(`alias "${alias}" already exists: pick another`);
+    this.alias = alias;
+    this.host.emit({ id: this.id, kind: 'alias', alias });
+    this.host.persist();
+  }
+
+  setWinid(winid: number | null): void {
+    this.winid = winid;
+    this.host.persist();
+  }
+
+  setContext(context: string): void {
+    this.context = context;
+    this.host.persist();
+  }
+
+  /** Pane output, routed here by the manager. */
+  onOutput(data: Buffer): void {
+    this.lastOutputAt = Date.now();
+    if (this.state === 'running' || this.state === 'starting') {
+      this.output += data.toString('utf8');
+      if (this.output.length > MAX_OUTPUT) this.output = this.output.slice(-MAX_OUTPUT);
+      this.schedule(this.def.state.quietMs);
+    }
+  }
+
+  /** The agent's program ended with `status`. */
+  async onDeath(status: number | null): Promise<void> {
+    if (this.ended) return;
+    this.clearTimer();
+    const screen = await this.screen().catch(() => '');
+    const last = screen.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('Pane is dead')).slice(-20).join('\n');
+    this.addError(`the agent exited with status ${status ?? 'unknown'}; its last screen lines:\n${last}`);
+    this.setState('exited');
+    this.host.emit({ id: this.id, kind: 'exit', status });
+  }
+
+  /** The window is gone (killed outside AnviLLM). */
+  onGone(): void {
+    if (this.ended) return;
+    this.clearTimer();
+    this.addError('the tmux window was closed');
+    this.setState('exited');
+    this.host.emit({ id: this.id, kind: 'exit', status: null });
+  }
+
+  /**
+   * After a daemon restart: an agent found alive may be mid-turn; look again. Its processes now
+   * are taken as its idle ones (a tool running at this moment is missed: hooks do better).
+   */
+  adopt(): void {
+    this.baseline = descendants(this.pid).length;
+    this.state = 'running';
+    this.schedule(this.def.state.quietMs);
+  }
+
+  private sendCommand(text: string): void {
+    if (this.ended) throw new Error(`session ${this.id} has exited: start a new one`);
+    this.queue.push(text);
+    if (this.state === 'idle') void this.sendNext();
+  }
+
+  private async sendNext(): Promise<void> {
+    const text = this.queue.shift();
+    if (text === undefined) return;
+    this.current = text;
+    this.output = '';
+    this.setState('running');
+    try {
+      await this.host.tmux.paste(this.tmuxSession, this.paneId, text);
+      // An Enter sent at once after the text can be dropped by the agent.
+      await sleep(this.def.submit.delayMs);
+      await this.host.tmux.sendKeys(this.tmuxSession, this.paneId, this.def.submit.keys);
+    } catch (e) {
+      this.addError(`could not send the prompt: ${(e as Error).message}`);
+    }
+    this.lastOutputAt = Date.now();
+    this.schedule(this.def.state.quietMs);
+  }
+
+  private setState(to: State): void {
+    const from = this.state;
+    if (from === to) return;
+    this.state = to;
+    this.host.emit({ id: this.id, kind: 'state', from, to });
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private schedule(ms: number): void {
+    this.clearTimer();
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.check().catch((e: unknown) => this.addError(`state check failed: ${(e as Error).message}`));
+    }, Math.max(10, ms));
+  }
+
+  private async check(): Promise<void> {
+    if (this.ended) return;
+    const quietMs = this.def.state.quietMs;
+    const sinceOutput = Date.now() - this.lastOutputAt;
+    if (this.state === 'starting') return this.checkStartup(sinceOutput);
+    if (this.state !== 'running') return;
+    if (sinceOutput < quietMs) return this.schedule(quietMs - sinceOutput);
+    // A tool still running in a child process means the agent is working, however quiet.
+    if (descendants(this.pid).length > this.baseline) return this.schedule(quietMs);
+    const { busy, ready } = this.def.state;
+    if (busy || ready) {
+      const screen = await this.screen();
+      if ((busy && busy.test(screen)) || (ready && !ready.test(screen))) return this.schedule(quietMs);
+    }
+    this.finishTurn();
+  }
+
+  private async checkStartup(sinceOutput: number): Promise<void> {
+    const screen = await this.screen().catch(() => '');
+    if (this.ended) return;
+    for (const [i, dialog] of this.def.startup.dialogs.entries()) {
+      if (!this.answered.has(i) && dialog.match.test(screen)) {
+        this.answered.add(i);
+        this.lastOutputAt = Date.now();
+        await this.host.tmux.sendKeys(this.tmuxSession, this.paneId, dialog.keys);
+        return this.schedule(this.def.state.quietMs);
+      }
+    }
+    const ready = this.def.startup.ready ?? this.def.state.ready;
+    const quiet = sinceOutput >= this.def.state.quietMs;
+    if (quiet && (!ready || ready.test(screen))) {
+      this.baseline = descendants(this.pid).length;
+      this.output = '';
+      this.setState('idle');
+      this.host.persist();
+      void this.sendNext();
+      return;
+    }
+    if (Date.now() > this.startupDeadline) {
+      this.addError(`the agent did not become ready within ${this.def.startup.timeoutMs / 1000} s; its screen:\n${screen}`);
+      this.setState('error');
+      this.host.emit({ id: this.id, kind: 'error', text: 'startup timed out' });
+      return;
+    }
+    this.schedule(quiet ? this.def.state.quietMs : this.def.state.quietMs - sinceOutput);
+  }
+
+  private finishTurn(): void {
+    const prompt = this.current;
+    this.current = null;
+    if (prompt !== null) {
+      this.lastOut = this.extractResponse(prompt);
+      this.conversation += `${block('USER', prompt)}${block('ASSISTANT', this.lastOut)}`;
+      this.host.emit({ id: this.id, kind: 'out' });
+    }
+    this.output = '';
+    this.setState('idle');
+    void this.sendNext();
+  }
+
+  /** The text that appeared after the prompt: escapes stripped, the prompt's echo and the program's chrome removed. */
+  private extractResponse(prompt: string): string {
+    let text = plainText(this.output);
+    const echo = text.indexOf(prompt);
+    if (echo >= 0) text = text.slice(echo + prompt.length);
+    const strip = [...this.def.response.strip, ...(this.def.state.ready ? [this.def.state.ready] : [])];
+    // Lines compare as on the screen, without trailing spaces (tmux drops them there).
+    const lines = text
+      .split('\n')
+      .map((line) => line.replace(/\s+$/, ''))
+      .filter((line) => !strip.some((re) => re.test(line)));
+    return lines.join('\n').replace(/^\s*\n/, '').replace(/\s+$/, '');
+  }
+}
+
+function block(who: 'USER' | 'ASSISTANT', text: string): string {
+  return `${who}: ${text.replace(/\n+$/, '')}\n\n`;
+}

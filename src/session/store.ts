@@ -1,0 +1,22 @@
+/** sessions.json: the sessions a restarted daemon re-adopts. Written atomically (a rename). */
+import fs from 'node:fs';
+import path from 'node:path';
+
+import type { SessionRecord } from './session.js';
+
+export function readRecords(file: string): SessionRecord[] {
+  try {
+    const data = JSON.parse(fs.readFileSync(file, 'utf8')) as { sessions?: SessionRecord[] };
+    return Array.isArray(data.sessions) ? data.sessions : [];
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new Error(`cannot read ${file}: ${(e as Error).message}`);
+  }
+}
+
+export function writeRecords(file: string, records: SessionRecord[]): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, `${JSON.stringify({ sessions: records }, null, 2)}\n`, { mode: 0o600 });
+  fs.renameSync(tmp, file);
+}

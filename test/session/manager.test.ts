@@ -1,0 +1,216 @@
+/**
+ * Sessions end to end: real tmux on a private socket, real bubblewrap, and a scripted fake agent
+ * (test/fixtures/fake-agent.ts) defined as a user backend in backends.yaml.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { DEFAULT_POLICY_YAML } from '../../src/sandbox/default-policy.js';
+import { SessionManager } from '../../src/session/manager.js';
+import type { Session } from '../../src/session/session.js';
+import type { SessionEvent, State } from '../../src/session/types.js';
+import { Tmux } from '../../src/tmux/tmux.js';
+import { repoRoot, tempDir } from '../helpers.js';
+
+const fakeAgent = path.join(repoRoot, 'dist', 'test', 'fixtures', 'fake-agent.js');
+
+async function until(check: () => boolean, what: string, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('sessions on tmux with a fake agent', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let env: NodeJS.ProcessEnv;
+  let manager: SessionManager;
+  const events: SessionEvent[] = [];
+  const states = (id: string): State[] => events.flatMap((e) => (e.id === id && e.kind === 'state' ? [e.to] : []));
+
+  before(() => {
+    tmp = tempDir();
+    const home = path.join(tmp.dir, 'home');
+    const config = path.join(home, '.config', 'anvillm');
+    fs.mkdirSync(config, { recursive: true });
+    // The fake agent is a user-defined backend: a page of yaml, no code.
+    fs.writeFileSync(
+      path.join(config, 'backends.yaml'),
+      `backends:
+  fake:
+    label: Fake
+    command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(fakeAgent)}, --dialog]
+    install: "npm test builds it"
+    env: {FAKE_AGENT_LOG: prompts.log}
+    startup:
+      timeout: 20s
+      dialogs:
+        - {match: "trust this folder", keys: [Enter]}
+      ready: "^>$"
+    state: {method: quiet, quiet_ms: 250, ready: "^>$"}
+    slash_commands: {allow: [/crash, /exit]}
+    response: {strip: ["^thinking…$"]}
+  missing:
+    command: [no-such-agent-program, --flag]
+    install: "apt-get install no-such-agent"
+`,
+    );
+    // The default policy, plus the fake agent's own code.
+    fs.writeFileSync(path.join(config, 'sandbox.yaml'), DEFAULT_POLICY_YAML.replace('  ro:\n', `  ro:\n    - ${repoRoot}/dist\n`));
+    env = {
+      HOME: home,
+      USER: 'tester',
+      PATH: process.env['PATH'],
+      LANG: 'C.UTF-8',
+      XDG_STATE_HOME: path.join(tmp.dir, 'state'),
+      ANVILLM_TMUX_SOCKET: path.join(tmp.dir, 'tmux', 'sock'),
+      SECRET_NOT_PASSED: 'x',
+    };
+    fs.mkdirSync(path.join(tmp.dir, 'tmux'), { mode: 0o700 });
+    manager = new SessionManager({ env, tmux: new Tmux({ socket: env['ANVILLM_TMUX_SOCKET'], configFile: '/dev/null', env }) });
+    manager.subscribe((e) => events.push(e));
+  });
+
+  after(async () => {
+    await manager.killAll().catch(() => {});
+    manager.close();
+    try {
+      execFileSync('tmux', ['-S', env['ANVILLM_TMUX_SOCKET']!, 'kill-server'], { stdio: 'ignore' });
+    } catch {
+      // gone
+    }
+    tmp.remove();
+  });
+
+  const project = (name: string) => {
+    const dir = path.join(tmp.dir, name);
+    fs.mkdirSync(dir, { recursive: true });
+    return dir;
+  };
+  const idle = (s: Session) => until(() => s.state === 'idle', `${s.id} to be idle (it is ${s.state}; err: ${s.err()})`);
+
+  it('starts: answers the startup dialog, becomes idle, and is listed', async () => {
+    const s = await manager.create('fake', project('p1'), 'first');
+    assert.equal(s.state, 'starting');
+    assert.match(s.id, /^[0-9a-f]{8}$/);
+    await idle(s);
+    assert.deepEqual(states(s.id), ['idle']);
+    assert.ok(events.some((e) => e.id === s.id && e.kind === 'new'));
+    assert.match(await s.screen(), /Trusted\./);
+    const info = manager.list().find((i) => i.id === s.id)!;
+    assert.deepEqual([info.backend, info.alias, info.cwd, info.state], ['fake', 'first', fs.realpathSync(path.join(tmp.dir, 'p1')), 'idle']);
+    assert.ok(info.pid! > 0);
+    assert.equal(manager.get('first'), s);
+  });
+
+  it('a prompt: running, then idle with the response in out and the conversation in transcript', async () => {
+    const s = manager.get('first')!;
+    const before = events.length;
+    s.prompt('hello');
+    assert.equal(s.state, 'running');
+    await idle(s);
+    assert.equal(s.out(), 'You said: hello (5 bytes)');
+    assert.equal(s.transcript(), 'USER: hello\n\nASSISTANT: You said: hello (5 bytes)\n\n');
+    assert.deepEqual(
+      events.slice(before).filter((e) => e.id === s.id).map((e) => (e.kind === 'state' ? `${e.from}>${e.to}` : e.kind)),
+      ['idle>running', 'out', 'running>idle'],
+    );
+  });
+
+  it('stays running while a tool runs in a child process, however quiet, and queues prompts in order', async () => {
+    const s = manager.get('first')!;
+    s.prompt('sleep 1.5');
+    s.prompt('second');
+    assert.equal(s.queued, 1, 'the second prompt waits');
+    await new Promise((r) => setTimeout(r, 900)); // the agent has printed nothing for longer than quiet_ms
+    assert.equal(s.state, 'running', 'a child process means the agent is working');
+    await until(() => s.out() === 'You said: second (6 bytes)', 'the queued prompt to be answered');
+    await idle(s);
+    assert.match(s.transcript(), /USER: sleep 1\.5\n\nASSISTANT: You said: sleep 1\.5 \(9 bytes\)\n\nUSER: second\n\nASSISTANT: You said: second/);
+  });
+
+  it('stop interrupts the agent', async () => {
+    const s = manager.get('first')!;
+    s.prompt('sleep 30');
+    await until(() => s.state === 'running', 'running');
+    await new Promise((r) => setTimeout(r, 400));
+    await s.stop();
+    await idle(s);
+    assert.match(await s.screen(), /interrupted/);
+  });
+
+  it('refuses slash commands that need the terminal, prompts to an exited session, and bad names', async () => {
+    const s = manager.get('first')!;
+    assert.throws(() => s.prompt('/model opus'), /^Error: \/model needs the terminal: use Attach$/);
+    for (const bad of ['deadbeef', 'list', 'has space', 'a/b', '']) assert.throws(() => s.setAlias(bad), /bad alias/);
+    const other = await manager.create('fake', project('p2'));
+    assert.throws(() => other.setAlias('first'), /alias "first" already exists/);
+    other.setAlias('second');
+    assert.equal(manager.get('second'), other);
+    await assert.rejects(manager.create('fake', project('p3'), 'second'), /alias "second" already exists/);
+    await other.kill();
+    assert.equal(other.state, 'exited');
+    assert.throws(() => other.prompt('hi'), /has exited/);
+    await assert.rejects(manager.create('nope', tmp.dir), /no backend "nope"; have: claude kiro-cli codex gemini fake missing/);
+    await assert.rejects(manager.create('missing', tmp.dir), /no-such-agent-program is not installed: apt-get install no-such-agent/);
+    await assert.rejects(manager.create('fake', path.join(tmp.dir, 'nowhere')), /does not exist: give an existing directory/);
+    await assert.rejects(manager.create('fake', path.join(tmp.dir, 'home', '.config', 'anvillm', 'backends.yaml')), /is not a directory/);
+  });
+
+  it('an agent that crashes: exited, with its status and last screen lines in err', async () => {
+    const s = await manager.create('fake', project('p4'));
+    await idle(s);
+    s.prompt('/crash');
+    await until(() => s.state === 'exited', 'the crash', 10_000);
+    assert.ok(events.some((e) => e.id === s.id && e.kind === 'exit' && e.status === 3));
+    assert.match(s.err(), /exited with status 3/);
+    assert.match(s.err(), /fatal: crashing as asked/);
+  });
+
+  it('a cwd with spaces, quotes, $(…) and a newline, and a 10 kB prompt of every character, arrive exact', async () => {
+    const dir = project(`we ird 'q" $(touch pwned) \`x\` #{pane_id} ;\nline`);
+    const s = await manager.create('fake', dir);
+    await idle(s);
+    let prompt = '';
+    for (let c = 0x20; c < 0x7f; c++) prompt += String.fromCharCode(c);
+    prompt += '\n\t"quoted" \'single\' $(touch pwned) `y` #{pane_id} ; \\ é ✓ 🙂\nsecond line';
+    while (prompt.length < 10_000) prompt += `\n${prompt.slice(0, 10_000 - prompt.length - 1)}`;
+    s.prompt(prompt);
+    await idle(s);
+    const log = path.join(dir, 'prompts.log');
+    assert.deepEqual(fs.readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as string), [prompt], 'one submission, byte-exact, in the right directory');
+    assert.equal(fs.existsSync(path.join(dir, 'pwned')), false);
+    assert.equal(s.out(), `You said: ${prompt.split('\n')[0]} (${Buffer.byteLength(prompt)} bytes)`);
+    await s.kill();
+  });
+
+  // (The killed daemon kept its own sessions.json: one daemon per user, so the list is its.)
+  it('a restarted daemon re-adopts the windows still alive, after the old one was killed with SIGKILL', async () => {
+    const child = spawn(process.execPath, [path.join(repoRoot, 'dist', 'test', 'fixtures', 'manager-child.js'), 'fake', project('p5'), 'survivor'], { env });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await until(() => /idle/.test(out), 'the other daemon’s session to be idle', 20_000);
+    const id = out.split('\n')[0]!;
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('exit', r));
+    const fresh = new SessionManager({ env, tmux: new Tmux({ socket: env['ANVILLM_TMUX_SOCKET'], configFile: '/dev/null', env }) });
+    try {
+      await fresh.adopt();
+      const s = fresh.get('survivor');
+      assert.ok(s, 'the session is back, by alias');
+      assert.equal(s.id, id);
+      assert.equal(s.cwd, fs.realpathSync(path.join(tmp.dir, 'p5')));
+      await idle(s);
+      s.prompt('still there?');
+      await idle(s);
+      assert.equal(s.out(), 'You said: still there? (12 bytes)');
+      await s.kill();
+    } finally {
+      fresh.close();
+    }
+  });
+});
