@@ -146,3 +146,12 @@ export const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathn
 export function fixturesDir(): string {
   return process.env['ANVILLM_FIXTURES'] ?? path.join(repoRoot, 'test', 'fixtures');
 }
+
+/** Resolves once `check` is true (polled every 10 ms); rejects naming `what` after `ms`. */
+export async function until(check: () => boolean, what: string, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -13,17 +13,10 @@ import { SessionManager } from '../../src/session/manager.js';
 import type { Session } from '../../src/session/session.js';
 import type { SessionEvent, State } from '../../src/session/types.js';
 import { Tmux } from '../../src/tmux/tmux.js';
-import { repoRoot, tempDir } from '../helpers.js';
+import { repoRoot, tempDir, until } from '../helpers.js';
 
 const fakeAgent = path.join(repoRoot, 'dist', 'test', 'fixtures', 'fake-agent.js');
 
-async function until(check: () => boolean, what: string, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('sessions on tmux with a fake agent', () => {
   let tmp: ReturnType<typeof tempDir>;

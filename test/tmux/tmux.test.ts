@@ -7,18 +7,11 @@ import { after, before, describe, it } from 'node:test';
 
 import { commandLine, formatLiteral, quoteArg, unescapeOutput } from '../../src/tmux/quote.js';
 import { Tmux, type WindowInfo } from '../../src/tmux/tmux.js';
-import { tempDir } from '../helpers.js';
+import { tempDir, until } from '../helpers.js';
 
 const SESSION = 'anvillm-test';
 
-/** Resolves when `check` is true, polling events the test itself waits for. */
-async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+
 
 describe('tmux command quoting', () => {
   it('quotes every argument so nothing is expanded or split', () => {
