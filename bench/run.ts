@@ -1,7 +1,7 @@
 /**
  * Benchmark of the 9P library: `npm run bench` (or `node dist/bench/run.js` after a build).
  *
- *   --quick            1 s per test instead of 3 s (BENCH_SECONDS=N sets it to N seconds)
+ *   --quick            1 s per test instead of 2 s (BENCH_SECONDS=N sets it to N seconds)
  *   --no-pin           leave CPU placement to the scheduler (by default the server and the load
  *                      generator are pinned to CPUs of their own with taskset, when there is one)
  *   --profile[=DIR]    run the server under `node --cpu-prof`, profile written to DIR
@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '../src/ninep/client.js';
 import { IOHDRSZ } from '../src/ninep/constants.js';
 import { BIG_SIZE, MSIZE, RawConn, SMALL_CONTENTS, SMALL_FILE, bigContents, bigRound, runRounds, smallRound } from './ninep.js';
+import { benchSessions } from './sessions.js';
 
 interface Options {
   seconds: number;
@@ -35,7 +36,7 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  let seconds = 3;
+  let seconds = 2;
   let warmup = 0.5;
   let profileDir: string | null = null;
   let pin = true;
@@ -342,6 +343,11 @@ async function main(): Promise<void> {
     console.log('target (Go original, same machine): 5,000 rounds/s on 1 connection, 18,000 on 8');
   } finally {
     await server?.stop();
+  }
+  indent = '  ';
+  try {
+    await benchSessions(line);
+  } finally {
     removeDir();
     process.off('exit', removeDir);
     process.off('SIGINT', interrupted);

@@ -1,0 +1,116 @@
+/**
+ * Session figures for `npm run bench`: what starting a session costs the daemon, how fast an
+ * agent's going quiet becomes `idle`, and what 50 idle sessions cost. Real tmux (a private
+ * socket), real bubblewrap, the test suite's fake agent, and `sleep` as an idle agent.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { DEFAULT_POLICY_YAML } from '../src/sandbox/default-policy.js';
+import { findOnPath } from '../src/sandbox/resolve.js';
+import { SessionManager } from '../src/session/manager.js';
+import type { Session } from '../src/session/session.js';
+import { Tmux } from '../src/tmux/tmux.js';
+
+const QUIET_MS = 250;
+
+async function until(check: () => boolean, what: string, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+export async function benchSessions(line: (label: string, value: string, rest: string) => void): Promise<void> {
+  const missing = ['tmux', 'bwrap'].filter((p) => !findOnPath(p, process.env));
+  if (missing.length > 0) {
+    console.log(`sessions: skipped (needs ${missing.join(' and ')}: sudo apt-get install tmux bubblewrap)`);
+    return;
+  }
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'anvillm-bench-sessions-'));
+  const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+  const fake = path.join(repo, 'dist', 'test', 'fixtures', 'fake-agent.js');
+  const home = path.join(root, 'home');
+  const config = path.join(home, '.config', 'anvillm');
+  fs.mkdirSync(config, { recursive: true });
+  fs.writeFileSync(
+    path.join(config, 'backends.yaml'),
+    `backends:
+  fake:
+    command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(fake)}]
+    startup: {ready: "^>$"}
+    state: {method: quiet, quiet_ms: ${QUIET_MS}, ready: "^>$"}
+  idle:
+    command: [sleep, infinity]
+    state: {method: quiet, quiet_ms: 100}
+`,
+  );
+  fs.writeFileSync(path.join(config, 'sandbox.yaml'), DEFAULT_POLICY_YAML.replace('  ro:\n', `  ro:\n    - ${repo}/dist\n`));
+  const socket = path.join(root, 'tmux', 'sock');
+  fs.mkdirSync(path.dirname(socket), { mode: 0o700 });
+  const cwd = path.join(root, 'work');
+  fs.mkdirSync(cwd);
+  const env = { HOME: home, USER: os.userInfo().username, PATH: process.env['PATH'], LANG: 'C.UTF-8', XDG_STATE_HOME: path.join(root, 'state'), ANVILLM_TMUX_SOCKET: socket };
+  const tmux = new Tmux({ socket, configFile: '/dev/null', env });
+  const manager = new SessionManager({ env, tmux });
+  const idleAt = new Map<string, number>();
+  manager.subscribe((e) => {
+    if (e.kind === 'state' && e.to === 'idle') idleAt.set(e.id, performance.now());
+  });
+  const lastOutput = new Map<string, number>();
+  tmux.listen({ output: (pane) => lastOutput.set(pane, performance.now()) });
+  const rssBefore = process.memoryUsage().rss;
+  console.log('sessions (real tmux on a private socket, real bubblewrap; agents: the fake agent, and sleep)');
+  try {
+    // 1. Create: request → the agent's process exec'd in its window (sandbox policy and probe, tmux).
+    const creates: number[] = [];
+    const sessions: Session[] = [];
+    for (let i = 0; i < 10; i++) {
+      const t0 = performance.now();
+      sessions.push(await manager.create('idle', cwd));
+      creates.push(performance.now() - t0);
+    }
+    line('create a session (request → agent exec)', `${median(creates).toFixed(0)} ms`, `median of 10; max ${Math.max(...creates).toFixed(0)} ms; the original slept 500 ms`);
+
+    // 2. The fake agent's last output → idle.
+    const agent = await manager.create('fake', cwd);
+    await until(() => agent.state === 'idle', 'the fake agent to be idle');
+    const latencies: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      idleAt.delete(agent.id);
+      agent.prompt(`question ${i}`);
+      await until(() => idleAt.has(agent.id), 'the answer');
+      latencies.push(idleAt.get(agent.id)! - lastOutput.get(agent.paneId)!);
+    }
+    line('last output → idle (quiet method)', `${median(latencies).toFixed(0)} ms`, `median of 5, of which ${QUIET_MS} ms is the backend's quiet time`);
+    await agent.kill();
+
+    // 3. 50 idle sessions: the daemon's CPU over 10 s, and its memory.
+    while (sessions.length < 50) sessions.push(await manager.create('idle', cwd));
+    await until(() => sessions.every((s) => s.state === 'idle'), '50 idle sessions');
+    const cpu0 = process.cpuUsage();
+    await new Promise((r) => setTimeout(r, 10_000));
+    const cpu = process.cpuUsage(cpu0);
+    const ms = (cpu.user + cpu.system) / 1000;
+    line('daemon CPU, 10 s with 50 idle sessions', `${ms.toFixed(1)} ms`, `${((ms / 10_000) * 100).toFixed(3)}% of a CPU; target ~0`);
+    line('daemon RSS with 50 sessions', `${((process.memoryUsage().rss - rssBefore) / 2 ** 20).toFixed(1)} MiB more`, `${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB in all (this process)`);
+  } finally {
+    await manager.killAll().catch(() => {});
+    manager.close();
+    try {
+      execFileSync('tmux', ['-S', socket, 'kill-server'], { stdio: 'ignore' });
+    } catch {
+      // already gone
+    }
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+}
