@@ -47,6 +47,9 @@ describe('sessions on tmux with a fake agent', () => {
     state: {method: quiet, quiet_ms: 250, ready: "^>$"}
     slash_commands: {allow: [/crash, /exit]}
     response: {strip: ["^thinking…$"]}
+  stuck:
+    command: [sleep, infinity]
+    startup: {timeout: 1s, ready: "never shown"}
   missing:
     command: [no-such-agent-program, --flag]
     install: "apt-get install no-such-agent"
@@ -148,10 +151,40 @@ describe('sessions on tmux with a fake agent', () => {
     await other.kill();
     assert.equal(other.state, 'exited');
     assert.throws(() => other.prompt('hi'), /has exited/);
-    await assert.rejects(manager.create('nope', tmp.dir), /no backend "nope"; have: claude kiro-cli codex gemini fake missing/);
+    await assert.rejects(manager.create('nope', tmp.dir), /no backend "nope"; have: claude kiro-cli codex gemini fake stuck missing/);
     await assert.rejects(manager.create('missing', tmp.dir), /no-such-agent-program is not installed: apt-get install no-such-agent/);
     await assert.rejects(manager.create('fake', path.join(tmp.dir, 'nowhere')), /does not exist: give an existing directory/);
     await assert.rejects(manager.create('fake', path.join(tmp.dir, 'home', '.config', 'anvillm', 'backends.yaml')), /is not a directory/);
+  });
+
+  it('restart: the same id and window, a new agent process, starting again', async () => {
+    const s = manager.get('first')!;
+    const [windowId, pid] = [s.windowId, s.pid];
+    await s.restart();
+    assert.equal(s.state, 'starting');
+    await idle(s);
+    assert.deepEqual([s.id, s.windowId], [manager.get('first')!.id, windowId]);
+    assert.notEqual(s.pid, pid, 'a new process');
+    s.prompt('after restart');
+    await idle(s);
+    assert.equal(s.out(), 'You said: after restart (13 bytes)');
+  });
+
+  it('save writes the conversation; load needs a backend that can', async () => {
+    const s = manager.get('first')!;
+    const file = await s.save('saved.txt');
+    assert.equal(file, path.join(s.cwd, 'saved.txt'));
+    assert.equal(fs.readFileSync(file, 'utf8'), s.transcript());
+    assert.match(fs.readFileSync(file, 'utf8'), /^USER: hello\n\nASSISTANT: You said: hello/);
+    await assert.rejects(s.load('saved.txt'), /fake cannot load a saved conversation: use Attach/);
+  });
+
+  it('a startup that never becomes ready: error, with the screen in err', async () => {
+    const s = await manager.create('stuck', project('p6'));
+    await until(() => s.state === 'error', 'the startup to time out');
+    assert.match(s.err(), /did not become ready within 1 s/);
+    assert.ok(events.some((e) => e.id === s.id && e.kind === 'error'));
+    await s.kill();
   });
 
   it('an agent that crashes: exited, with its status and last screen lines in err', async () => {
@@ -190,9 +223,18 @@ describe('sessions on tmux with a fake agent', () => {
     const id = out.split('\n')[0]!;
     child.kill('SIGKILL');
     await new Promise((r) => child.on('exit', r));
+    // And a session whose window is gone by now.
+    const records = path.join(env['XDG_STATE_HOME']!, 'anvillm', 'sessions.json');
+    const saved = JSON.parse(fs.readFileSync(records, 'utf8')) as { sessions: object[] };
+    saved.sessions.push({ ...saved.sessions[0], id: '0badc0de', alias: null, windowId: '@9999' });
+    fs.writeFileSync(records, JSON.stringify(saved));
     const fresh = new SessionManager({ env, tmux: new Tmux({ socket: env['ANVILLM_TMUX_SOCKET'], configFile: '/dev/null', env }) });
+    const seen: SessionEvent[] = [];
+    fresh.subscribe((e) => seen.push(e));
     try {
       await fresh.adopt();
+      assert.deepEqual(seen.filter((e) => e.id === '0badc0de'), [{ id: '0badc0de', kind: 'exit', status: null }], 'the dead one is dropped');
+      assert.equal(fresh.get('0badc0de'), undefined);
       const s = fresh.get('survivor');
       assert.ok(s, 'the session is back, by alias');
       assert.equal(s.id, id);
