@@ -52,7 +52,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class Session {
   state: State = 'starting';
   alias: string | null;
-  context: string;
   winid: number | null;
   readonly createdAt: Date;
   tmuxSession: string;
@@ -71,6 +70,7 @@ export class Session {
   private lastOut = '';
   private conversation = '';
   private errText = '';
+  private contextText: string;
 
   constructor(
     private readonly host: SessionHost,
@@ -80,7 +80,7 @@ export class Session {
     record: Partial<SessionRecord> & Pick<SessionRecord, 'tmuxSession' | 'windowId' | 'paneId' | 'pid'>,
   ) {
     this.alias = record.alias ?? null;
-    this.context = record.context ?? '';
+    this.contextText = record.context ?? '';
     this.winid = record.winid ?? null;
     this.createdAt = record.createdAt ? new Date(record.createdAt) : new Date();
     this.tmuxSession = record.tmuxSession;
@@ -232,9 +232,19 @@ export class Session {
     this.host.persist();
   }
 
-  setContext(context: string): void {
-    this.context = context;
+  /** Text prepended to every prompt (not to slash commands). */
+  get context(): string {
+    return this.contextText;
+  }
+
+  set context(text: string) {
+    this.contextText = text;
     this.host.persist();
+  }
+
+  /** The command that attaches a terminal to this session's window. */
+  attachCommand(): string[] {
+    return this.host.tmux.attachCommand(this.tmuxSession, this.id);
   }
 
   /** Pane output, routed here by the manager. */

@@ -5,6 +5,7 @@
  * ever stands in an argv.
  */
 import { execFile } from 'node:child_process';
+import path from 'node:path';
 import { promisify } from 'node:util';
 
 import { ControlClient, PLACEHOLDER_NAME, TmuxError } from './control.js';
@@ -74,6 +75,8 @@ function parseWindow(line: string): WindowInfo {
 
 export class Tmux {
   readonly tmuxArgs: string[];
+  /** The server's socket: ours, or the user's default server's. */
+  readonly socketPath: string;
   private readonly clients = new Map<string, Promise<ControlClient>>();
   private readonly listeners = new Set<TmuxListeners>();
   /** The environment tmux itself runs with: a server we start inherits it as its global environment. */
@@ -83,6 +86,7 @@ export class Tmux {
     // -u: UTF-8 whatever the locale, so prompts and screens pass through unmangled.
     this.tmuxArgs = ['-u', ...(options.socket ? ['-S', options.socket] : []), ...(options.configFile ? ['-f', options.configFile] : [])];
     const env = options.env ?? process.env;
+    this.socketPath = options.socket ?? path.join(env['TMUX_TMPDIR'] || '/tmp', `tmux-${process.getuid?.() ?? 0}`, 'default');
     // A server started by us must not inherit the daemon's secrets as its global environment.
     this.env = Object.fromEntries(['PATH', 'HOME', 'USER', 'LANG', 'LC_ALL', 'TMUX_TMPDIR'].flatMap((k) => (env[k] ? [[k, env[k]]] : [])));
   }
@@ -254,9 +258,8 @@ export class Tmux {
   }
 
   /** The argv that attaches a terminal to a window. */
-  async attachCommand(session: string, windowName: string): Promise<string[]> {
-    const [socketPath] = await this.command(session, ['display-message', '-p', '#{socket_path}']);
-    return ['tmux', '-S', socketPath!, 'attach-session', '-t', `${session}:${windowName}`];
+  attachCommand(session: string, windowName: string): string[] {
+    return ['tmux', '-S', this.socketPath, 'attach-session', '-t', `${session}:${windowName}`];
   }
 
   /** Detaches our control clients; the agents keep running in tmux. */

@@ -129,6 +129,18 @@ describe('sessions on tmux with a fake agent', () => {
     assert.match(s.transcript(), /USER: sleep 1\.5\n\nASSISTANT: You said: sleep 1\.5 \(9 bytes\)\n\nUSER: second\n\nASSISTANT: You said: second/);
   });
 
+  it('prepends the context to every prompt, and tells how to attach', async () => {
+    const s = manager.get('first')!;
+    s.context = 'Be brief.';
+    s.prompt('why?');
+    await idle(s);
+    assert.equal(s.out(), 'You said: Be brief. (15 bytes)');
+    const log = fs.readFileSync(path.join(s.cwd, 'prompts.log'), 'utf8').trim().split('\n');
+    assert.equal(JSON.parse(log.at(-1)!), 'Be brief.\n\nwhy?');
+    s.context = '';
+    assert.deepEqual(s.attachCommand(), ['tmux', '-S', env['ANVILLM_TMUX_SOCKET'], 'attach-session', '-t', `anvillm-fake:${s.id}`]);
+  });
+
   it('stop interrupts the agent', async () => {
     const s = manager.get('first')!;
     s.prompt('sleep 30');
