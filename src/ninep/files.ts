@@ -79,6 +79,8 @@ export class ComputedDir implements DirNode {
 
 export interface SnapshotFileOptions {
   name: string;
+  /** Called at each open with its mode; throw to refuse the open (its text is the client's error). */
+  allow?(mode: number): void;
   /** Permission bits; default 0444, 0222 or 0666 from which of read/commit are given. */
   perm?: number;
   /** The content, computed at each open for reading and held by that open. */
@@ -105,6 +107,10 @@ export class SnapshotFile implements FileNode {
 
   constructor(private readonly options: SnapshotFileOptions) {}
 
+  get name(): string {
+    return this.options.name;
+  }
+
   stat(): NodeStat {
     const { read, commit, perm, length } = this.options;
     const mode = perm ?? (read ? 0o444 : 0) | (commit ? 0o222 : 0);
@@ -120,7 +126,8 @@ export class SnapshotFile implements FileNode {
   }
 
   async open(mode: number): Promise<OpenFile> {
-    const { read, check, commit } = this.options;
+    const { read, check, commit, allow } = this.options;
+    allow?.(mode);
     const reading = (mode & 3) === 0 || (mode & 3) === 2;
     const content = reading && read ? toBytes(await read()) : new Uint8Array(0);
     const limit = this.options.maxBytes ?? 1 << 20;

@@ -150,8 +150,8 @@ export class Session {
     if (this.errText.length > MAX_ERR) this.errText = this.errText.slice(-MAX_ERR);
   }
 
-  /** Checks a prompt now (so a client's write can fail), then sends it or queues it until idle. */
-  prompt(text: string): void {
+  /** Throws why `text` cannot be a prompt of this session (exited, a slash command that needs the terminal). */
+  checkPrompt(text: string): void {
     if (this.ended) throw new Error(`session ${this.id} has exited: start a new one`);
     const slash = /^\/[^\s]+/.exec(text.trimStart());
     if (slash) {
@@ -159,6 +159,12 @@ export class Session {
       const allowed = this.def.slashCommands.some((c) => trimmed === c || trimmed.startsWith(`${c} `));
       if (!allowed) throw new Error(`${slash[0]} needs the terminal: use Attach`);
     }
+  }
+
+  /** Checks a prompt now (so a client's write can fail), then sends it or queues it until idle. */
+  prompt(text: string): void {
+    this.checkPrompt(text);
+    const slash = text.trimStart().startsWith('/');
     const full = this.context && !slash ? `${this.context}\n\n${text}` : text;
     this.queue.push(full);
     if (this.state === 'idle') void this.sendNext();

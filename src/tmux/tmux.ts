@@ -45,8 +45,8 @@ export interface WindowInfo {
 
 export interface TmuxListeners {
   output?(paneId: string, data: Buffer): void;
-  /** A pane's program ended with `status` (128 + n for signal n); the window stays until killed. */
-  paneDied?(paneId: string, windowId: string, status: number): void;
+  /** A pane's program ended with `status` (128 + n for signal n; null if tmux never said); the window stays until killed. */
+  paneDied?(paneId: string, windowId: string, status: number | null): void;
   windowClosed?(windowId: string): void;
   /** Our control client of a tmux session went away: the session ended with its last window, or the server died. */
   sessionEnded?(session: string, reason: string): void;
@@ -114,6 +114,14 @@ export class Tmux {
           // the status follows in a later change. A death by signal has no status.
           if (status) this.died(paneId, windowId, Number(status));
           else if (signal) this.died(paneId, windowId, 128 + Number(signal));
+          else {
+            // Should the status never show as a change, ask for it once.
+            setTimeout(() => {
+              void this.window(session, windowId).then((w) => {
+                if (w?.dead) this.died(paneId, windowId, w.deadStatus);
+              });
+            }, 1500).unref();
+          }
         },
         windowClosed: (windowId) => this.listeners.forEach((l) => l.windowClosed?.(windowId)),
         exit: (reason) => {
@@ -133,7 +141,7 @@ export class Tmux {
   private readonly reported = new Set<string>();
 
   /** Each death once: subscriptions repeat when other fields of the value change. */
-  private died(paneId: string, windowId: string, status: number): void {
+  private died(paneId: string, windowId: string, status: number | null): void {
     const key = `${windowId}${paneId}`;
     if (this.reported.has(key)) return;
     this.reported.add(key);

@@ -3,90 +3,40 @@
  * (test/fixtures/fake-agent.ts) defined as a user backend in backends.yaml.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { DEFAULT_POLICY_YAML } from '../../src/sandbox/default-policy.js';
 import { SessionManager } from '../../src/session/manager.js';
 import type { Session } from '../../src/session/session.js';
 import type { SessionEvent, State } from '../../src/session/types.js';
-import { Tmux } from '../../src/tmux/tmux.js';
-import { repoRoot, tempDir, until } from '../helpers.js';
+import { fakeEnv, type FakeEnv } from '../fixtures/fake-env.js';
+import { repoRoot, until } from '../helpers.js';
 
-const fakeAgent = path.join(repoRoot, 'dist', 'test', 'fixtures', 'fake-agent.js');
 
 
 describe('sessions on tmux with a fake agent', () => {
-  let tmp: ReturnType<typeof tempDir>;
+  let world: FakeEnv;
   let env: NodeJS.ProcessEnv;
   let manager: SessionManager;
   const events: SessionEvent[] = [];
   const states = (id: string): State[] => events.flatMap((e) => (e.id === id && e.kind === 'state' ? [e.to] : []));
 
   before(() => {
-    tmp = tempDir();
-    const home = path.join(tmp.dir, 'home');
-    const config = path.join(home, '.config', 'anvillm');
-    fs.mkdirSync(config, { recursive: true });
-    // The fake agent is a user-defined backend: a page of yaml, no code.
-    fs.writeFileSync(
-      path.join(config, 'backends.yaml'),
-      `backends:
-  fake:
-    label: Fake
-    command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(fakeAgent)}, --dialog]
-    install: "npm test builds it"
-    env: {FAKE_AGENT_LOG: prompts.log}
-    startup:
-      timeout: 20s
-      dialogs:
-        - {match: "trust this folder", keys: [Enter]}
-      ready: "^>$"
-    state: {method: quiet, quiet_ms: 250, ready: "^>$"}
-    slash_commands: {allow: [/crash, /exit]}
-    response: {strip: ["^thinking…$"]}
-  stuck:
-    command: [sleep, infinity]
-    startup: {timeout: 1s, ready: "never shown"}
-  missing:
-    command: [no-such-agent-program, --flag]
-    install: "apt-get install no-such-agent"
-`,
-    );
-    // The default policy, plus the fake agent's own code.
-    fs.writeFileSync(path.join(config, 'sandbox.yaml'), DEFAULT_POLICY_YAML.replace('  ro:\n', `  ro:\n    - ${repoRoot}/dist\n`));
-    env = {
-      HOME: home,
-      USER: 'tester',
-      PATH: process.env['PATH'],
-      LANG: 'C.UTF-8',
-      XDG_STATE_HOME: path.join(tmp.dir, 'state'),
-      ANVILLM_TMUX_SOCKET: path.join(tmp.dir, 'tmux', 'sock'),
-      SECRET_NOT_PASSED: 'x',
-    };
-    fs.mkdirSync(path.join(tmp.dir, 'tmux'), { mode: 0o700 });
-    manager = new SessionManager({ env, tmux: new Tmux({ socket: env['ANVILLM_TMUX_SOCKET'], configFile: '/dev/null', env }) });
+    world = fakeEnv();
+    env = world.env;
+    manager = world.manager();
     manager.subscribe((e) => events.push(e));
   });
 
   after(async () => {
     await manager.killAll().catch(() => {});
     manager.close();
-    try {
-      execFileSync('tmux', ['-S', env['ANVILLM_TMUX_SOCKET']!, 'kill-server'], { stdio: 'ignore' });
-    } catch {
-      // gone
-    }
-    tmp.remove();
+    world.remove();
   });
 
-  const project = (name: string) => {
-    const dir = path.join(tmp.dir, name);
-    fs.mkdirSync(dir, { recursive: true });
-    return dir;
-  };
+  const project = (name: string) => world.project(name);
   const idle = (s: Session) => until(() => s.state === 'idle', `${s.id} to be idle (it is ${s.state}; err: ${s.err()})`);
 
   it('starts: answers the startup dialog, becomes idle, and is listed', async () => {
@@ -98,7 +48,7 @@ describe('sessions on tmux with a fake agent', () => {
     assert.ok(events.some((e) => e.id === s.id && e.kind === 'new'));
     assert.match(await s.screen(), /Trusted\./);
     const info = manager.list().find((i) => i.id === s.id)!;
-    assert.deepEqual([info.backend, info.alias, info.cwd, info.state], ['fake', 'first', fs.realpathSync(path.join(tmp.dir, 'p1')), 'idle']);
+    assert.deepEqual([info.backend, info.alias, info.cwd, info.state], ['fake', 'first', fs.realpathSync(path.join(world.root, 'p1')), 'idle']);
     assert.ok(info.pid! > 0);
     assert.equal(manager.get('first'), s);
   });
@@ -163,10 +113,10 @@ describe('sessions on tmux with a fake agent', () => {
     await other.kill();
     assert.equal(other.state, 'exited');
     assert.throws(() => other.prompt('hi'), /has exited/);
-    await assert.rejects(manager.create('nope', tmp.dir), /no backend "nope"; have: claude kiro-cli codex gemini fake stuck missing/);
-    await assert.rejects(manager.create('missing', tmp.dir), /no-such-agent-program is not installed: apt-get install no-such-agent/);
-    await assert.rejects(manager.create('fake', path.join(tmp.dir, 'nowhere')), /does not exist: give an existing directory/);
-    await assert.rejects(manager.create('fake', path.join(tmp.dir, 'home', '.config', 'anvillm', 'backends.yaml')), /is not a directory/);
+    await assert.rejects(manager.create('nope', world.root), /no backend "nope"; have: claude kiro-cli codex gemini fake stuck missing/);
+    await assert.rejects(manager.create('missing', world.root), /no-such-agent-program is not installed: apt-get install no-such-agent/);
+    await assert.rejects(manager.create('fake', path.join(world.root, 'nowhere')), /does not exist: give an existing directory/);
+    await assert.rejects(manager.create('fake', path.join(world.root, 'home', '.config', 'anvillm', 'backends.yaml')), /is not a directory/);
   });
 
   it('restart: the same id and window, a new agent process, starting again', async () => {
@@ -240,7 +190,7 @@ describe('sessions on tmux with a fake agent', () => {
     const saved = JSON.parse(fs.readFileSync(records, 'utf8')) as { sessions: object[] };
     saved.sessions.push({ ...saved.sessions[0], id: '0badc0de', alias: null, windowId: '@9999' });
     fs.writeFileSync(records, JSON.stringify(saved));
-    const fresh = new SessionManager({ env, tmux: new Tmux({ socket: env['ANVILLM_TMUX_SOCKET'], configFile: '/dev/null', env }) });
+    const fresh = world.manager();
     const seen: SessionEvent[] = [];
     fresh.subscribe((e) => seen.push(e));
     try {
@@ -250,7 +200,7 @@ describe('sessions on tmux with a fake agent', () => {
       const s = fresh.get('survivor');
       assert.ok(s, 'the session is back, by alias');
       assert.equal(s.id, id);
-      assert.equal(s.cwd, fs.realpathSync(path.join(tmp.dir, 'p5')));
+      assert.equal(s.cwd, fs.realpathSync(path.join(world.root, 'p5')));
       await idle(s);
       s.prompt('still there?');
       await idle(s);
