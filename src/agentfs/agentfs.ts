@@ -37,16 +37,21 @@ class CommandFile implements FileNode {
   }
 
   open(): OpenFile {
-    let answers = '';
+    // Offsets are ignored both ways: `9p rdwr` writes at the offset it has read to, and a reader
+    // gets the answers not yet read, then end of file.
+    let unread = Buffer.alloc(0);
     return {
       readsNeverWait: true,
-      read: (offset, count) => Buffer.from(answers).subarray(offset, offset + count),
-      // The offset is ignored: `9p rdwr` writes at the offset it has read to.
+      read: (_offset, count) => {
+        const out = unread.subarray(0, count);
+        unread = unread.subarray(out.length);
+        return out;
+      },
       write: async (data) => {
         for (const line of data.toString('utf8').split('\n')) {
           if (line.trim() === '') continue;
           const answer = await this.run(tokenize(line));
-          if (answer) answers += `${answer}\n`;
+          if (answer) unread = Buffer.concat([unread, Buffer.from(`${answer}\n`)]);
         }
       },
     };

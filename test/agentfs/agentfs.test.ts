@@ -1,0 +1,116 @@
+/** agent/ through our 9P client, over a real unix socket, with the fake agent in real tmux. */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import { agentTree } from '../../src/agentfs/agentfs.js';
+import { Client, NinepError } from '../../src/ninep/client.js';
+import { OREAD, ORDWR, OWRITE } from '../../src/ninep/constants.js';
+import { unchangedStat } from '../../src/ninep/messages.js';
+import type { SessionManager } from '../../src/session/manager.js';
+import { fakeEnv, type FakeEnv } from '../fixtures/fake-env.js';
+import { serve, until, type Served } from '../helpers.js';
+
+describe('agent/', () => {
+  let world: FakeEnv;
+  let manager: SessionManager;
+  let srv: Served;
+  let c: Client;
+  let id = '';
+
+  before(async () => {
+    world = fakeEnv();
+    manager = world.manager();
+    srv = await serve(agentTree(manager));
+    c = await Client.dial(`unix!${srv.socketPath}`);
+  });
+
+  after(async () => {
+    c.close();
+    await srv.close();
+    await manager.killAll().catch(() => {});
+    manager.close();
+    world.remove();
+  });
+
+  const read = async (p: string) => (await c.readFile(p)).toString();
+  const stateOf = async (p: string) => (await read(`${p}/state`)).trim();
+
+  it('lists the root and the backends', async () => {
+    assert.deepEqual((await c.readdir('/')).map((s) => [s.name, s.mode.toString(8)]), [
+      ['ctl', '666'],
+      ['list', '444'],
+      ['backends', '444'],
+      ['events', '444'],
+    ]);
+    const backends = (await read('backends')).split('\n');
+    assert.ok(backends.some((l) => /^fake\tFake\tavailable\t/.test(l)));
+    assert.ok(backends.some((l) => l === 'missing\tMissing\tmissing\tno-such-agent-program --flag'));
+  });
+
+  it('ctl: new answers the id on the same open; list, the session directory and events follow', async () => {
+    const events = await c.open('events', OREAD);
+    const cwd = world.project("my project 'q'");
+    const ctl = await c.open('ctl', ORDWR);
+    const line = `new fake '${cwd.replaceAll("'", "''")}' worker\n`;
+    assert.equal(await ctl.write(line), Buffer.byteLength(line), 'Rwrite counts every byte');
+    id = (await ctl.read()).toString().trim();
+    await ctl.close();
+    assert.match(id, /^[0-9a-f]{8}$/);
+    assert.equal((await events.read()).toString(), `${id} new fake ${cwd}\n`);
+    const list = await read('list');
+    assert.match(list, new RegExp(`^${id}\tfake\tstarting\t\\d+\tworker\t${cwd.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n`));
+    assert.deepEqual((await c.readdir(id)).map((s) => s.name), ['in', 'out', 'transcript', 'screen', 'err', 'ctl', 'state', 'pid', 'cwd', 'backend', 'attach', 'alias', 'winid', 'context']);
+    assert.equal(await read(`worker/cwd`), `${cwd}\n`, 'walking by alias works');
+    assert.match((await events.read()).toString(), new RegExp(`^${id} state starting idle\n`));
+    await events.close();
+    assert.equal(await stateOf(id), 'idle');
+  });
+
+  it('in: all writes of one open are one prompt, sent at clunk; out and transcript follow', async () => {
+    const f = await c.open(`${id}/in`, OWRITE);
+    await f.write('hello ');
+    await f.write('world\n');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await stateOf(id), 'idle', 'nothing is sent before clunk');
+    await f.close();
+    await until(() => manager.get(id)!.out() !== '', 'the answer');
+    await until(() => manager.get(id)!.state === 'idle', 'idle');
+    assert.equal(await read(`${id}/out`), 'You said: hello world (11 bytes)');
+    assert.match(await read(`${id}/transcript`), /^USER: hello world\n\nASSISTANT: You said: hello world/);
+    assert.match(await read(`${id}/screen`), /You said: hello world/);
+  });
+
+  it('refuses at write time what cannot be sent, with the reason', async () => {
+    const f = await c.open(`${id}/in`, OWRITE);
+    await assert.rejects(f.write('/model opus\n'), (e: Error) => e instanceof NinepError && e.message === '/model needs the terminal: use Attach');
+    await f.close();
+    await assert.rejects(c.writeFile('ctl', 'new nope /tmp\n'), /no backend "nope"; have: /);
+    await assert.rejects(c.writeFile('ctl', 'frob\n'), /unknown command "frob": usage: new <backend> <cwd> \[alias\]/);
+    await assert.rejects(c.writeFile(`${id}/ctl`, 'dance\n'), /unknown command "dance": usage: stop \| kill/);
+    await assert.rejects(c.writeFile(`${id}/alias`, 'deadbeef\n'), /bad alias "deadbeef"/);
+  });
+
+  it('alias as 9pfuse writes it (echo x > alias): open without OTRUNC, truncate by wstat, write, clunk', async () => {
+    const f = await c.open(`${id}/alias`, OWRITE);
+    await c.wstat(`${id}/alias`, { ...unchangedStat(), length: 0n });
+    await f.write('renamed\n');
+    await f.close();
+    assert.equal(await read(`${id}/alias`), 'renamed\n');
+    assert.equal(await read('renamed/state'), 'idle\n');
+    assert.deepEqual((await c.stat(`${id}/alias`)).length, 8n, "stat's length is the content's");
+  });
+
+  it('context and winid round-trip; attach says how to attach', async () => {
+    await c.writeFile(`${id}/context`, 'Be brief.\n');
+    assert.equal(await read(`${id}/context`), 'Be brief.');
+    await c.writeFile(`${id}/winid`, '42\n');
+    assert.equal(await read(`${id}/winid`), '42\n');
+    assert.match(await read(`${id}/attach`), new RegExp(`^tmux -S \\S+ attach-session -t anvillm-fake:${id}\n$`));
+  });
+
+  it('ctl kill ends the session; its in then refuses to open', async () => {
+    await c.writeFile(`${id}/ctl`, 'kill\n');
+    assert.equal(await stateOf(id), 'exited');
+    await assert.rejects(c.open(`${id}/in`, OWRITE), new RegExp(`session ${id} has exited`));
+  });
+});
