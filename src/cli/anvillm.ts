@@ -1,22 +1,25 @@
 #!/usr/bin/env node
 /**
  * anvillm: the command-line entry point. Exit 0 ok, 1 error (message on stderr), 2 usage.
- * For now: `anvillm sandbox check|show`. The daemon and its client commands join this table.
+ * For now: `anvillm serve` and `anvillm sandbox check|show`; the client commands join this table.
  */
 import { fileURLToPath } from 'node:url';
 
 import { UsageError, processIO, type CommandIO } from './io.js';
 import { sandboxCommand } from './sandbox-command.js';
+import { serveCommand } from './serve.js';
 
 const USAGE = `usage: anvillm <command> [args]
 
 commands:
+  serve                       run the daemon in the foreground (serves $NAMESPACE/agent)
   sandbox check [--cwd DIR]   what a session would get from the sandbox policy
   sandbox show                the policy file and a summary
 
 anvillm <command> --help tells more.`;
 
 const commands: Record<string, (args: string[], io: CommandIO) => Promise<number> | number> = {
+  serve: serveCommand,
   sandbox: sandboxCommand,
 };
 
