@@ -5,6 +5,7 @@
  */
 import { fileURLToPath } from 'node:url';
 
+import { CLIENT_USAGE, clientCommands } from './client-commands.js';
 import { UsageError, processIO, type CommandIO } from './io.js';
 import { sandboxCommand } from './sandbox-command.js';
 import { serveCommand } from './serve.js';
@@ -15,12 +16,14 @@ commands:
   serve                       run the daemon in the foreground (serves $NAMESPACE/agent)
   sandbox check [--cwd DIR]   what a session would get from the sandbox policy
   sandbox show                the policy file and a summary
+${CLIENT_USAGE}
 
 anvillm <command> --help tells more.`;
 
 const commands: Record<string, (args: string[], io: CommandIO) => Promise<number> | number> = {
   serve: serveCommand,
   sandbox: sandboxCommand,
+  ...clientCommands,
 };
 
 export async function main(argv: string[], io: CommandIO = processIO): Promise<number> {

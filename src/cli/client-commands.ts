@@ -1,0 +1,226 @@
+/**
+ * The anvillm client subcommands: each a few 9P operations on agent/ through our client, so no
+ * plan9port is needed. Exit 0 ok, 1 error (message on stderr), 2 usage.
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+
+import { quoteWords, tokenize } from '../agentfs/words.js';
+import { Client } from '../ninep/client.js';
+import { OREAD, ORDWR } from '../ninep/constants.js';
+import { namespaceDir } from '../ninep/namespace.js';
+import { UsageError, type CommandIO } from './io.js';
+
+export const CLIENT_USAGE = `  ls [--json]                        the sessions
+  new <backend> <dir> [--alias a]    start a session; prints its id
+  send <id|alias> [text…] [--wait]   a prompt (stdin when no text); --wait prints the answer
+  read <id> [file]                   a file of the session (default: out)
+  wait <id> [--state S] [--timeout s]  until the session is in state S (default idle)
+  ctl <id> <command…>                stop | kill | restart | save [path] | load <path> | alias <name>
+  stop <id>, kill <id>, alias <id> <name>
+  attach <id>                        the session's terminal, here (tmux)
+  events                             every event, as it happens`;
+
+async function connect(io: CommandIO): Promise<Client> {
+  try {
+    return await Client.dial('agent', { env: io.env });
+  } catch {
+    throw new Error(`no daemon is serving ${path.join(namespaceDir(io.env), 'agent')}: start one with \`anvillm serve\` (or npm start)`);
+  }
+}
+
+async function withClient<T>(io: CommandIO, f: (c: Client) => Promise<T>): Promise<T> {
+  const c = await connect(io);
+  try {
+    return await f(c);
+  } finally {
+    c.close();
+  }
+}
+
+function need(args: string[], n: number, usage: string): void {
+  if (args.length < n) throw new UsageError(`usage: anvillm ${usage}`);
+}
+
+/** Takes `--name value` out of args. */
+function option(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name);
+  if (i < 0) return undefined;
+  const v = args[i + 1];
+  if (v === undefined) throw new UsageError(`${name} needs a value`);
+  args.splice(i, 2);
+  return v;
+}
+
+function flag(args: string[], name: string): boolean {
+  const i = args.indexOf(name);
+  if (i >= 0) args.splice(i, 1);
+  return i >= 0;
+}
+
+async function readStdin(): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const chunk of process.stdin) parts.push(chunk as Buffer);
+  return Buffer.concat(parts).toString();
+}
+
+/** Waits on an open events file until `match` accepts a line. */
+async function awaitEvent(events: Awaited<ReturnType<Client['open']>>, match: (words: string[]) => boolean, timeoutMs?: number): Promise<void> {
+  const controller = new AbortController();
+  const timer = timeoutMs ? setTimeout(() => controller.abort(new Error('timed out')), timeoutMs) : null;
+  try {
+    let pending = '';
+    for await (const chunk of events.chunks({ signal: controller.signal })) {
+      pending += chunk.toString();
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        if (match(line.split(' '))) return;
+      }
+    }
+    throw new Error('the daemon closed the event stream');
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+}
+
+const commands: Record<string, (args: string[], io: CommandIO) => Promise<number>> = {
+  async ls(args, io) {
+    const json = flag(args, '--json');
+    if (args.length > 0) throw new UsageError('usage: anvillm ls [--json]');
+    const text = await withClient(io, async (c) => (await c.readFile('list')).toString());
+    const rows = text
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => {
+        const [id, backend, state, pid, alias, cwd] = l.split('\t');
+        return { id: id!, backend: backend!, state: state!, pid: pid === '-' ? null : Number(pid), alias: alias === '-' ? null : alias!, cwd: cwd! };
+      });
+    if (json) io.stdout(JSON.stringify(rows, null, 2));
+    else for (const r of rows) io.stdout([r.id, r.backend.padEnd(8), r.state.padEnd(8), String(r.pid ?? '-').padEnd(7), (r.alias ?? '-').padEnd(12), r.cwd].join(' '));
+    return 0;
+  },
+
+  async new(args, io) {
+    const alias = option(args, '--alias');
+    need(args, 2, 'new <backend> <dir> [--alias a]');
+    if (args.length > 2) throw new UsageError('usage: anvillm new <backend> <dir> [--alias a]');
+    const words = ['new', args[0]!, path.resolve(args[1]!), ...(alias ? [alias] : [])];
+    const id = await withClient(io, async (c) => {
+      const ctl = await c.open('ctl', ORDWR);
+      try {
+        await ctl.write(`${quoteWords(words)}\n`);
+        return (await ctl.read()).toString().trim();
+      } finally {
+        await ctl.close();
+      }
+    });
+    io.stdout(id);
+    return 0;
+  },
+
+  async send(args, io) {
+    const wait = flag(args, '--wait');
+    need(args, 1, 'send <id|alias> [text…] [--wait]');
+    const [who, ...words] = args;
+    const text = words.length > 0 ? words.join(' ') : await readStdin();
+    return withClient(io, async (c) => {
+      const id = (await c.stat(who!)).name; // an alias resolves to the id
+      const events = wait ? await c.open('events', OREAD) : null;
+      try {
+        await c.writeFile(`${id}/in`, text);
+        if (events) {
+          await awaitEvent(events, (w) => w[0] === id && w[1] === 'out');
+          io.stdout((await c.readFile(`${id}/out`)).toString());
+        }
+        return 0;
+      } finally {
+        await events?.close();
+      }
+    });
+  },
+
+  async read(args, io) {
+    need(args, 1, 'read <id> [file]');
+    const [who, file = 'out'] = args;
+    const data = await withClient(io, async (c) => (await c.readFile(`${who}/${file}`)).toString());
+    process.stdout.write(data);
+    return 0;
+  },
+
+  async wait(args, io) {
+    const state = option(args, '--state') ?? 'idle';
+    const timeout = option(args, '--timeout');
+    need(args, 1, 'wait <id> [--state S] [--timeout s]');
+    const ms = timeout === undefined ? undefined : Number(timeout) * 1000;
+    if (ms !== undefined && !(ms > 0)) throw new UsageError('--timeout takes seconds');
+    return withClient(io, async (c) => {
+      const id = (await c.stat(args[0]!)).name;
+      const events = await c.open('events', OREAD); // first, so no change is missed
+      try {
+        if ((await c.readFile(`${id}/state`)).toString().trim() !== state) {
+          await awaitEvent(events, (w) => w[0] === id && w[1] === 'state' && w[3] === state, ms);
+        }
+        return 0;
+      } finally {
+        await events.close().catch(() => {});
+      }
+    });
+  },
+
+  async ctl(args, io) {
+    need(args, 2, 'ctl <id> <command…>');
+    const [who, ...words] = args;
+    const answer = await withClient(io, async (c) => {
+      const ctl = await c.open(`${who}/ctl`, ORDWR);
+      try {
+        await ctl.write(`${quoteWords(words)}\n`);
+        return (await ctl.read()).toString();
+      } finally {
+        await ctl.close();
+      }
+    });
+    if (answer) process.stdout.write(answer);
+    return 0;
+  },
+
+  stop: (args, io) => (need(args, 1, 'stop <id>'), commands['ctl']!([args[0]!, 'stop'], io)),
+  kill: (args, io) => (need(args, 1, 'kill <id>'), commands['ctl']!([args[0]!, 'kill'], io)),
+  alias: (args, io) => (need(args, 2, 'alias <id> <name>'), commands['ctl']!([args[0]!, 'alias', args[1]!], io)),
+
+  async attach(args, io) {
+    need(args, 1, 'attach <id>');
+    const argv = tokenize(await withClient(io, async (c) => (await c.readFile(`${args[0]}/attach`)).toString()));
+    return new Promise((resolve) => {
+      const child = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit' });
+      child.on('exit', (code) => resolve(code ?? 1));
+      child.on('error', (e) => {
+        io.stderr(`anvillm attach: ${e.message}`);
+        resolve(1);
+      });
+    });
+  },
+
+  async events(args, io) {
+    if (args.length > 0) throw new UsageError('usage: anvillm events');
+    return withClient(io, async (c) => {
+      const events = await c.open('events', OREAD);
+      for await (const chunk of events.chunks()) process.stdout.write(chunk);
+      return 0;
+    });
+  },
+};
+
+export const clientCommands = Object.fromEntries(
+  Object.entries(commands).map(([name, run]) => [
+    name,
+    async (args: string[], io: CommandIO) => {
+      if (args.includes('--help') || args.includes('-h')) {
+        io.stdout(`usage: anvillm ${name} …\n${CLIENT_USAGE}`);
+        return 0;
+      }
+      return run([...args], io);
+    },
+  ]),
+);
