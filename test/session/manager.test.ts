@@ -154,8 +154,11 @@ describe('sessions on tmux with a fake agent', () => {
     await idle(s);
     s.prompt('/crash');
     await until(() => s.state === 'exited', 'the crash', 10_000);
-    assert.ok(events.some((e) => e.id === s.id && e.kind === 'exit' && e.status === 3));
-    assert.match(s.err(), /exited with status 3/);
+    // tmux 3.3a sometimes never learns a pane's exit status (pane_dead_status stays empty even
+    // seconds later; seen when windows of the same server are killed meanwhile): then it is unknown.
+    const exit = events.find((e) => e.id === s.id && e.kind === 'exit');
+    assert.ok(exit && exit.kind === 'exit' && (exit.status === 3 || exit.status === null), JSON.stringify(exit));
+    assert.match(s.err(), /exited with status (3|unknown)/);
     assert.match(s.err(), /fatal: crashing as asked/);
   });
 
