@@ -110,12 +110,12 @@ export async function post(name: string, server: Server, env: Env = process.env)
   return {
     path: socketPath,
     listener,
-    close: () =>
-      new Promise<void>((resolve) => {
-        listener.close(() => resolve());
-        // Remove the socket only if it is still ours, not a successor's.
-        const now = fs.statSync(socketPath, { throwIfNoEntry: false });
-        if (now?.ino === ino) fs.rmSync(socketPath, { force: true });
-      }),
+    // Stops listening at once; net.Server's own callback would wait for every open connection.
+    close: async () => {
+      listener.close();
+      // Remove the socket only if it is still ours, not a successor's.
+      const now = fs.statSync(socketPath, { throwIfNoEntry: false });
+      if (now?.ino === ino) fs.rmSync(socketPath, { force: true });
+    },
   };
 }

@@ -1,0 +1,69 @@
+/** anvillm-notify against a stand-in notify-send on PATH that records its arguments. */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { agentTree } from '../../src/agentfs/agentfs.js';
+import type { CommandIO } from '../../src/cli/io.js';
+import { notify } from '../../src/cli/notify.js';
+import { post, type Posted } from '../../src/ninep/namespace.js';
+import { Server } from '../../src/ninep/server.js';
+import type { SessionManager } from '../../src/session/manager.js';
+import { fakeEnv, type FakeEnv } from '../fixtures/fake-env.js';
+import { until } from '../helpers.js';
+
+describe('anvillm-notify', () => {
+  let world: FakeEnv;
+  let env: NodeJS.ProcessEnv;
+  let manager: SessionManager;
+  let posted: Posted;
+  let server: Server;
+  let log: string;
+
+  before(async () => {
+    world = fakeEnv();
+    const bin = path.join(world.root, 'bin');
+    fs.mkdirSync(bin);
+    log = path.join(world.root, 'notified');
+    // The stand-in: records each call's arguments, one per line, then a blank line.
+    fs.writeFileSync(path.join(bin, 'notify-send'), `#!/bin/sh\nprintf '%s\\n' "$@" >> ${JSON.stringify(log)}\necho >> ${JSON.stringify(log)}\n`, { mode: 0o755 });
+    env = { ...world.env, NAMESPACE: path.join(world.root, 'ns'), PATH: `${bin}:${world.env['PATH']}` };
+    manager = world.manager();
+    server = new Server(agentTree(manager));
+    posted = await post('agent', server, env);
+  });
+  after(async () => {
+    await posted.close();
+    await manager.killAll().catch(() => {});
+    manager.close();
+    world.remove();
+  });
+
+  it('notifies each running → idle with the directory, the alias and the answer; follows a restarted daemon', async () => {
+    const controller = new AbortController();
+    const lines: string[] = [];
+    const io: CommandIO = { env, stdout: (l) => lines.push(l), stderr: (l) => lines.push(l) };
+    const running = notify(io, { signal: controller.signal, retryMs: 100 });
+    try {
+      const s = await manager.create('fake', world.project('notify-proj'), 'pinger');
+      await until(() => s.state === 'idle', 'idle', 20_000);
+      s.prompt('ping');
+      await until(() => fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('You said'), 'a notification', 20_000);
+      assert.equal(fs.readFileSync(log, 'utf8'), 'notify-proj (pinger)\nYou said: ping (4 bytes)\n\n');
+
+      // The daemon goes away and comes back: notify dials again.
+      await posted.close();
+      server.closeAll();
+      await until(() => lines.some((l) => /lost the daemon/.test(l)), 'notify to notice the loss');
+      server = new Server(agentTree(manager));
+      posted = await post('agent', server, env);
+      await until(() => server.connections > 0, 'notify to dial again');
+      s.prompt('again');
+      await until(() => fs.readFileSync(log, 'utf8').includes('again'), 'a notification after the restart', 20_000);
+    } finally {
+      controller.abort();
+      await running;
+    }
+  });
+});
