@@ -40,6 +40,22 @@ class CommandFile implements FileNode {
     // Offsets are ignored both ways: `9p rdwr` writes at the offset it has read to, and a reader
     // gets the answers not yet read, then end of file.
     let unread = Buffer.alloc(0);
+    // A command ends at a newline outside quotes (a quoted word may hold one), and may come in
+    // several writes: the unfinished rest waits for the next write, or for the clunk.
+    let partial = '';
+    const runComplete = async (final: boolean) => {
+      for (;;) {
+        const end = commandEnd(partial);
+        if (end < 0 && !final) return;
+        const command = end < 0 ? partial : partial.slice(0, end);
+        partial = end < 0 ? '' : partial.slice(end + 1);
+        if (command.trim() !== '') {
+          const answer = await this.run(tokenize(command));
+          if (answer) unread = Buffer.concat([unread, Buffer.from(`${answer}\n`)]);
+        }
+        if (end < 0) return;
+      }
+    };
     return {
       readsNeverWait: true,
       read: (_offset, count) => {
@@ -48,14 +64,30 @@ class CommandFile implements FileNode {
         return out;
       },
       write: async (data) => {
-        for (const line of data.toString('utf8').split('\n')) {
-          if (line.trim() === '') continue;
-          const answer = await this.run(tokenize(line));
-          if (answer) unread = Buffer.concat([unread, Buffer.from(`${answer}\n`)]);
-        }
+        partial += data.toString('utf8');
+        // A write with no newline is one whole command (`9p rdwr` sends lines without theirs),
+        // unless it stops inside quotes: then the rest is coming.
+        await runComplete(commandEnd(partial) < 0 && !insideQuotes(partial));
+      },
+      close: async (reason) => {
+        if (reason === 'clunk' && partial.trim() !== '') await runComplete(true).catch(() => {});
       },
     };
   }
+}
+
+/** Where the first command of `text` ends: its first newline outside single quotes, or -1. */
+function commandEnd(text: string): number {
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === "'") quoted = !quoted;
+    else if (text[i] === '\n' && !quoted) return i;
+  }
+  return -1;
+}
+
+function insideQuotes(text: string): boolean {
+  return (text.split("'").length - 1) % 2 === 1;
 }
 
 function trimNewlines(text: string): string {
@@ -94,7 +126,10 @@ function sessionDir(session: Session, manager: SessionManager): DirNode {
       perm: 0o222,
       allow: () => s.checkPrompt(''),
       check: (data, written) => s.checkPrompt(Buffer.concat([written, data]).toString('utf8')),
-      commit: (data) => s.prompt(trimNewlines(data.toString('utf8'))),
+      commit: (data) => {
+        const text = trimNewlines(data.toString('utf8'));
+        if (text.trim() !== '') s.prompt(text);
+      },
     }),
     value('out', () => s.out()),
     value('transcript', () => s.transcript()),

@@ -70,8 +70,12 @@ export async function notify(io: CommandIO, options: NotifyOptions = {}): Promis
           pending = pending.slice(nl + 1);
           if (kind !== 'state' || from !== 'running' || to !== 'idle') continue;
           const read = async (f: string) => (await client.readFile(`${id}/${f}`)).toString().trim();
-          const [cwd, alias, out] = await Promise.all([read('cwd'), read('alias'), read('out')]);
-          await send(`${path.basename(cwd)} (${alias || id})`, firstLine(out));
+          try {
+            const [cwd, alias, out] = await Promise.all([read('cwd'), read('alias'), read('out')]);
+            await send(`${path.basename(cwd)} (${alias || id})`, firstLine(out));
+          } catch (e) {
+            io.stderr(`anvillm-notify: ${id}: ${(e as Error).message}`); // e.g. killed meanwhile
+          }
         }
       }
     } catch (e) {

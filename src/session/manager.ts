@@ -37,6 +37,8 @@ export class SessionManager {
   /** $XDG_STATE_HOME/anvillm */
   readonly stateDir: string;
   private readonly sessions = new Map<string, Session>();
+  /** Ids and aliases of sessions being created. */
+  private readonly reserved = new Set<string>();
   private readonly listeners = new Set<(e: SessionEvent) => void>();
   private readonly host: SessionHost;
   private readonly unlisten: () => void;
@@ -49,7 +51,7 @@ export class SessionManager {
       tmux: this.tmux,
       emit: (e) => this.emit(e),
       persist: () => this.persist(),
-      aliasTaken: (alias, by) => [...this.sessions.values()].some((s) => s !== by && s.alias === alias),
+      aliasTaken: (alias, by) => this.reserved.has(alias) || [...this.sessions.values()].some((s) => s !== by && s.alias === alias),
       respawn: (s) => this.respawn(s),
       transcriptsDir: path.join(configHome(this.env), 'anvillm', 'transcripts'),
     };
@@ -119,15 +121,24 @@ export class SessionManager {
     if (alias !== undefined) {
       const problem = aliasProblem(alias);
       if (problem) throw new Error(problem);
-      if (this.get(alias)) throw new Error(`alias "${alias}" already exists: pick another`);
+      if (this.get(alias) || this.reserved.has(alias)) throw new Error(`alias "${alias}" already exists: pick another`);
     }
     const agentPath = findOnPath(def.command[0]!, this.env);
     if (!agentPath) throw new Error(`${def.command[0]} is not installed: ${def.install}`);
-    const id = newId((x) => this.sessions.has(x));
-    const stateDir = path.join(this.stateDir, 'sessions', id);
-    fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    const launch = await this.launch(def, dir, stateDir, agentPath);
-    const win = await this.tmux.newWindow({ session: `anvillm-${def.name}`, name: id, cwd: dir, argv: launch.argv, env: launch.env, size: def.size });
+    const id = newId((x) => this.sessions.has(x) || this.reserved.has(x));
+    // Held until the session exists, so concurrent creates cannot take the same id or alias.
+    const claims = [id, ...(alias !== undefined ? [alias] : [])];
+    for (const c of claims) this.reserved.add(c);
+    let win;
+    let launch;
+    try {
+      const stateDir = path.join(this.stateDir, 'sessions', id);
+      fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+      launch = await this.launch(def, dir, stateDir, agentPath);
+      win = await this.tmux.newWindow({ session: `anvillm-${def.name}`, name: id, cwd: dir, argv: launch.argv, env: launch.env, size: def.size });
+    } finally {
+      for (const c of claims) this.reserved.delete(c);
+    }
     const session = new Session(this.host, def, id, dir, { alias: alias ?? null, tmuxSession: win.session, windowId: win.windowId, paneId: win.paneId, pid: win.pid });
     for (const w of launch.warnings) session.addError(`sandbox: ${w}`);
     this.sessions.set(id, session);

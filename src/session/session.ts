@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 
 import type { BackendDefinition } from '../backends/definition.js';
 import type { Tmux } from '../tmux/tmux.js';
@@ -71,6 +72,9 @@ export class Session {
   private conversation = '';
   private errText = '';
   private contextText: string;
+  /** %output chunks can split a character. */
+  private readonly decoder = new StringDecoder('utf8');
+  private killing = false;
 
   constructor(
     private readonly host: SessionHost,
@@ -161,8 +165,13 @@ export class Session {
     }
   }
 
-  /** Checks a prompt now (so a client's write can fail), then sends it or queues it until idle. */
+  /**
+   * Checks a prompt now (so a client's write can fail), then sends it or queues it until idle.
+   * Escape characters are removed: an "\x1b[201~" in it would end the bracketed paste early and
+   * type the rest as keys, past these checks.
+   */
   prompt(text: string): void {
+    text = text.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '');
     this.checkPrompt(text);
     const slash = text.trimStart().startsWith('/');
     const full = this.context && !slash ? `${this.context}\n\n${text}` : text;
@@ -184,6 +193,7 @@ export class Session {
   async kill(): Promise<void> {
     this.clearTimer();
     this.queue = [];
+    this.killing = true; // the window's close, which arrives first, is ours
     await this.host.tmux.killWindow(this.tmuxSession, this.windowId);
     if (!this.ended) {
       this.setState('exited');
@@ -192,13 +202,22 @@ export class Session {
   }
 
   async restart(): Promise<void> {
+    if (this.killing) throw new Error(`session ${this.id} was killed: start a new one`);
     this.clearTimer();
     this.queue = [];
-    await this.host.respawn(this);
+    this.current = null;
     this.answered.clear();
+    this.setState('starting'); // before the await: the old agent's last output must not end a turn
+    try {
+      await this.host.respawn(this);
+    } catch (e) {
+      this.addError(`restart failed: ${(e as Error).message}`);
+      this.setState('error');
+      this.host.emit({ id: this.id, kind: 'error', text: 'restart failed' });
+      throw e;
+    }
     this.startupDeadline = Date.now() + this.def.startup.timeoutMs;
     this.lastOutputAt = Date.now();
-    this.setState('starting');
     this.schedule(this.def.state.quietMs);
   }
 
@@ -257,7 +276,7 @@ export class Session {
   onOutput(data: Buffer): void {
     this.lastOutputAt = Date.now();
     if (this.state === 'running' || this.state === 'starting') {
-      this.output += data.toString('utf8');
+      this.output += this.decoder.write(data);
       if (this.output.length > MAX_OUTPUT) this.output = this.output.slice(-MAX_OUTPUT);
       this.schedule(this.def.state.quietMs);
     }
@@ -276,7 +295,7 @@ export class Session {
 
   /** The window is gone (killed outside AnviLLM). */
   onGone(): void {
-    if (this.ended) return;
+    if (this.ended || this.killing) return;
     this.clearTimer();
     this.addError('the tmux window was closed');
     this.setState('exited');

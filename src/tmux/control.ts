@@ -37,14 +37,14 @@ interface PendingCommand {
 interface PendingLine {
   remaining: number;
   outputs: string[][];
-  error: TmuxError | null;
   resolve(outputs: string[][]): void;
   reject(e: Error): void;
 }
 
 export class ControlClient {
   private readonly pending: PendingLine[] = [];
-  private block: { lines: string[]; ours: boolean } | null = null;
+  /** The block being read: its lines, and the "<time> <number> <flags>" its %end must repeat. */
+  private block: { lines: string[]; ours: boolean; id: string } | null = null;
   private partial = '';
   private exited: string | null = null;
   private readonly ready: Promise<void>;
@@ -100,7 +100,7 @@ export class ControlClient {
     const line = commands.join(' ; ');
     if (line.includes('\n')) return Promise.reject(new TmuxError('a tmux command line cannot hold a newline: quote it'));
     return new Promise((resolve, reject) => {
-      this.pending.push({ remaining: commands.length, outputs: [], error: null, resolve, reject });
+      this.pending.push({ remaining: commands.length, outputs: [], resolve, reject });
       this.child.stdin.write(`${line}\n`);
     });
   }
@@ -126,7 +126,9 @@ export class ControlClient {
 
   private onLine(line: string): void {
     if (this.block) {
-      if (line.startsWith('%end ') || line.startsWith('%error ')) {
+      // Only the %end or %error of this very block ends it: a pane's text in a capture may
+      // itself hold lines that look like protocol.
+      if (line === `%end ${this.block.id}` || line === `%error ${this.block.id}`) {
         const { lines, ours } = this.block;
         this.block = null;
         // Command output is text; the line arrived as latin1 bytes.
@@ -142,18 +144,23 @@ export class ControlClient {
         const waiter = this.pending[0];
         if (!waiter) return;
         waiter.outputs.push(text);
-        waiter.error ??= failed;
+        // A failing command ends its line: tmux runs none of the commands after it.
+        if (failed) {
+          this.pending.shift();
+          waiter.reject(failed);
+          return;
+        }
         if (--waiter.remaining > 0) return;
         this.pending.shift();
-        if (waiter.error) waiter.reject(waiter.error);
-        else waiter.resolve(waiter.outputs);
+        waiter.resolve(waiter.outputs);
         return;
       }
       this.block.lines.push(line);
       return;
     }
     if (line.startsWith('%begin ')) {
-      this.block = { lines: [], ours: (Number(line.split(' ')[3]) & 1) === 1 };
+      const id = line.slice('%begin '.length);
+      this.block = { lines: [], ours: (Number(id.split(' ')[2]) & 1) === 1, id };
       return;
     }
     const space = line.indexOf(' ');

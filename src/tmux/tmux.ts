@@ -159,12 +159,17 @@ export class Tmux {
   private async commands(session: string, commands: string[][], create = false): Promise<string[][]> {
     const lines = commands.map(commandLine);
     for (let attempt = 0; ; attempt++) {
-      const client = await this.client(session, create);
+      let client: ControlClient | null = null;
       try {
+        client = await this.client(session, create);
         return await client.commands(lines);
       } catch (e) {
-        if (client.alive || attempt > 0) throw e;
-        this.clients.delete(session);
+        // A server that is exiting (its last session just ended) may still take a new client
+        // for a moment: try again, briefly.
+        const departed = client ? !client.alive : e instanceof TmuxError && /exited|lost server|no server/i.test(e.message);
+        if (!departed || attempt >= 3) throw e;
+        if (this.clients.get(session)) this.clients.delete(session);
+        await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
       }
     }
   }

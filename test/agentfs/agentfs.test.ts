@@ -108,6 +108,19 @@ describe('agent/', () => {
     assert.match(await read(`${id}/attach`), new RegExp(`^tmux -S \\S+ attach-session -t anvillm-fake:${id}\n$`));
   });
 
+  it('ctl: a quoted word may hold a newline, and a command may come in pieces', async () => {
+    const dir = world.project('line\nbreak');
+    const ctl = await c.open('ctl', ORDWR);
+    await ctl.write("new fake '");
+    await ctl.write(`${dir}' multi\n`);
+    const other = (await ctl.read()).toString().trim();
+    await ctl.close();
+    assert.equal(manager.get('multi')?.id, other);
+    assert.equal(manager.get(other)!.cwd, dir);
+    await c.writeFile(`${other}/ctl`, 'kill');
+    assert.equal(manager.get(other)!.state, 'exited', 'a write without a newline is one command');
+  });
+
   it('ctl kill ends the session; its in then refuses to open', async () => {
     await c.writeFile(`${id}/ctl`, 'kill\n');
     assert.equal(await stateOf(id), 'exited');

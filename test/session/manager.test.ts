@@ -91,6 +91,14 @@ describe('sessions on tmux with a fake agent', () => {
     assert.deepEqual(s.attachCommand(), ['tmux', '-S', env['ANVILLM_TMUX_SOCKET'], 'attach-session', '-t', `anvillm-fake:${s.id}`]);
   });
 
+  it('a prompt cannot end its own bracketed paste: escape characters are removed', async () => {
+    const s = manager.get('first')!;
+    s.prompt('before\x1b[201~\r/model opus');
+    await idle(s);
+    const log = fs.readFileSync(path.join(s.cwd, 'prompts.log'), 'utf8').trim().split('\n');
+    assert.equal(JSON.parse(log.at(-1)!), 'before[201~/model opus', 'one prompt, its escape removed');
+  });
+
   it('stop interrupts the agent', async () => {
     const s = manager.get('first')!;
     s.prompt('sleep 30');

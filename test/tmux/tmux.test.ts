@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
+import { ControlClient } from '../../src/tmux/control.js';
 import { commandLine, formatLiteral, quoteArg, unescapeOutput } from '../../src/tmux/quote.js';
 import { Tmux, type WindowInfo } from '../../src/tmux/tmux.js';
 import { tempDir, until } from '../helpers.js';
@@ -144,6 +145,27 @@ describe('tmux driver', () => {
     const bytes = fs.readFileSync(got);
     assert.ok(bytes.subarray(0, 6).equals(Buffer.from('\x1b[200~')), 'bracketed');
     assert.equal(bytes.subarray(6, bytes.length - 6).toString(), prompt);
+    await tmux.killWindow(SESSION, w.windowId);
+  });
+
+  it('keeps its replies straight when a pane shows protocol-like lines, or a command on a line fails', async () => {
+    const w = await tmux.newWindow({
+      session: SESSION,
+      name: 'aaaa0007',
+      cwd: tmp.dir,
+      argv: ['/bin/sh', '-c', 'printf "%%end 1 2 1\\n%%begin 1 3 1\\n%%exit\\nmore\\n"; sleep 30'],
+      env: {},
+    });
+    await until(() => textOf(w.paneId).includes('more'), 'the text');
+    const screen = await tmux.capture(SESSION, w.paneId);
+    assert.match(screen, /^%end 1 2 1\n%begin 1 3 1\n%exit\nmore\n$/);
+    const client = await ControlClient.attach(['-u', '-S', socket], SESSION, null, process.env, {});
+    try {
+      await assert.rejects(client.commands(['display-message -p one', 'no-such-command', 'display-message -p three']), /unknown command/);
+      assert.deepEqual(await client.command('display-message -p four'), ['four']);
+    } finally {
+      client.close();
+    }
     await tmux.killWindow(SESSION, w.windowId);
   });
 
