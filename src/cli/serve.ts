@@ -33,7 +33,7 @@ export function takeLock(env: NodeJS.ProcessEnv): { file: string; release(): voi
   const dir = path.join(stateHome(env), 'anvillm');
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = path.join(dir, 'daemon.lock');
-  for (let attempt = 0; attempt < 2; attempt++) {
+  for (let attempt = 0; attempt < 5; attempt++) {
     try {
       fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
       return {
@@ -44,11 +44,21 @@ export function takeLock(env: NodeJS.ProcessEnv): { file: string; release(): voi
       };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const pid = Number(fs.readFileSync(file, 'utf8').trim());
+      const text = fs.readFileSync(file, 'utf8');
+      const pid = Number(text.trim());
       if (pid > 0 && pid !== process.pid && alive(pid)) {
         throw new Error(`a daemon is already running (pid ${pid}), serving ${path.join(namespaceDir(env), 'agent')}`);
       }
-      fs.rmSync(file, { force: true }); // left by a daemon that died
+      // Left by a daemon that died. Two starting daemons may both see it: a rename moves it away
+      // once, and a lock that is no longer the stale one is put back.
+      const aside = `${file}.${process.pid}`;
+      try {
+        fs.renameSync(file, aside);
+      } catch {
+        continue; // the other one moved it
+      }
+      if (fs.readFileSync(aside, 'utf8') !== text) fs.renameSync(aside, file);
+      else fs.rmSync(aside, { force: true });
     }
   }
   throw new Error(`cannot take the lock ${file}`);

@@ -222,6 +222,7 @@ export class Session {
   }
 
   async save(target?: string): Promise<string> {
+    if (target !== undefined) checkPath(target);
     const file = target
       ? path.resolve(this.cwd, target)
       : path.join(this.host.transcriptsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${this.id}.txt`);
@@ -236,6 +237,7 @@ export class Session {
   }
 
   async load(target: string): Promise<void> {
+    checkPath(target);
     const save = this.def.save;
     if (save.method !== 'command') throw new Error(`${this.def.name} cannot load a saved conversation: use Attach`);
     const file = path.resolve(this.cwd, target);
@@ -429,6 +431,11 @@ export class Session {
       .filter((line) => !strip.some((re) => re.test(line)));
     return lines.join('\n').replace(/^\s*\n/, '').replace(/\s+$/, '');
   }
+}
+
+/** A path typed into the agent (save/load commands) must stay one line of text. */
+function checkPath(p: string): void {
+  if (/[\x00-\x1f\x7f]/.test(p)) throw new Error(`bad path ${JSON.stringify(p)}: no control characters or newlines`);
 }
 
 function block(who: 'USER' | 'ASSISTANT', text: string): string {

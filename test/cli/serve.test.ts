@@ -5,12 +5,34 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
+import { takeLock } from '../../src/cli/serve.js';
 import { Client } from '../../src/ninep/client.js';
 import { OREAD, ORDWR } from '../../src/ninep/constants.js';
 import { fakeEnv, type FakeEnv } from '../fixtures/fake-env.js';
 import { repoRoot, until } from '../helpers.js';
 
 const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'anvillm.js');
+
+describe('the daemon lock', () => {
+  it('takes over a lock left by a dead daemon, and refuses one a live daemon holds', () => {
+    const world = fakeEnv();
+    try {
+      const env: NodeJS.ProcessEnv = { ...world.env, NAMESPACE: path.join(world.root, 'ns') };
+      const file = path.join(env['XDG_STATE_HOME']!, 'anvillm', 'daemon.lock');
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(file, '999999999\n'); // no such process
+      const lock = takeLock(env);
+      assert.equal(fs.readFileSync(file, 'utf8'), `${process.pid}\n`);
+      fs.writeFileSync(file, `${process.ppid}\n`); // a live process
+      assert.throws(() => takeLock(env), new RegExp(`already running \\(pid ${process.ppid}\\), serving ${env['NAMESPACE']}/agent`));
+      fs.writeFileSync(file, `${process.pid}\n`);
+      lock.release();
+      assert.equal(fs.existsSync(file), false);
+    } finally {
+      world.remove();
+    }
+  });
+});
 
 describe('anvillm serve', () => {
   let world: FakeEnv;
