@@ -131,7 +131,13 @@ const commands: Record<string, (args: string[], io: CommandIO) => Promise<number
       try {
         await c.writeFile(`${id}/in`, text);
         if (events) {
-          await awaitEvent(events, (w) => w[0] === id && w[1] === 'out');
+          // The answer is the next "out" (prompts queued ahead answer first: send one at a time).
+          let ended = '';
+          await awaitEvent(events, (w) => {
+            if (w[0] === id && (w[1] === 'exit' || w[1] === 'error')) ended = w.slice(1).join(' ');
+            return w[0] === id && (w[1] === 'out' || ended !== '');
+          });
+          if (ended) throw new Error(`session ${id} ended before answering (${ended}); see ${id}/err`);
           io.stdout((await c.readFile(`${id}/out`)).toString());
         }
         return 0;
