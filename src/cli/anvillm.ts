@@ -6,6 +6,7 @@
 import { fileURLToPath } from 'node:url';
 
 import { CLIENT_USAGE, clientCommands } from './client-commands.js';
+import { daemonCommand } from './daemon-command.js';
 import { UsageError, processIO, type CommandIO } from './io.js';
 import { sandboxCommand } from './sandbox-command.js';
 import { serveCommand } from './serve.js';
@@ -14,6 +15,7 @@ const USAGE = `usage: anvillm <command> [args]
 
 commands:
   serve                       run the daemon in the foreground (serves $NAMESPACE/agent)
+  daemon start|stop|status    the daemon in the background (stop --kill-sessions ends the agents)
   sandbox check [--cwd DIR]   what a session would get from the sandbox policy
   sandbox show                the policy file and a summary
 ${CLIENT_USAGE}
@@ -22,6 +24,7 @@ anvillm <command> --help tells more.`;
 
 const commands: Record<string, (args: string[], io: CommandIO) => Promise<number> | number> = {
   serve: serveCommand,
+  daemon: daemonCommand,
   sandbox: sandboxCommand,
   ...clientCommands,
 };
