@@ -1,0 +1,58 @@
+/** Many clients at once on agent/: 20 sessions created, prompted, read and killed concurrently. */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+
+import { agentTree } from '../../src/agentfs/agentfs.js';
+import { Client } from '../../src/ninep/client.js';
+import { OREAD, ORDWR } from '../../src/ninep/constants.js';
+import type { SessionManager } from '../../src/session/manager.js';
+import { fakeEnv, type FakeEnv } from '../fixtures/fake-env.js';
+import { serve, type Served } from '../helpers.js';
+
+describe('agent/ under 20 concurrent clients', () => {
+  let world: FakeEnv;
+  let manager: SessionManager;
+  let srv: Served;
+
+  before(async () => {
+    world = fakeEnv();
+    manager = world.manager();
+    srv = await serve(agentTree(manager));
+  });
+  after(async () => {
+    await srv.close();
+    await manager.killAll().catch(() => {});
+    manager.close();
+    world.remove();
+  });
+
+  it('each client gets its own session and its own answer; nothing is lost or mixed up', { timeout: 120_000 }, async () => {
+    const one = async (n: number): Promise<string> => {
+      const c = await Client.dial(`unix!${srv.socketPath}`);
+      try {
+        const events = await c.open('events', OREAD);
+        const ctl = await c.open('ctl', ORDWR);
+        await ctl.write(`new fake ${world.project(`load-${n}`)} client${n}\n`);
+        const id = (await ctl.read()).toString().trim();
+        await ctl.close();
+        let seen = '';
+        const waitFor = async (text: string) => {
+          while (!seen.includes(text)) seen += (await events.read()).toString();
+        };
+        await waitFor(`${id} state starting idle`);
+        await c.writeFile(`client${n}/in`, `question ${n}`);
+        await waitFor(`${id} out`);
+        const out = (await c.readFile(`${id}/out`)).toString();
+        await c.writeFile(`${id}/ctl`, 'kill');
+        await events.close();
+        return `${id} ${out}`;
+      } finally {
+        c.close();
+      }
+    };
+    const results = await Promise.all(Array.from({ length: 20 }, (_, n) => one(n)));
+    results.forEach((r, n) => assert.match(r, new RegExp(`^[0-9a-f]{8} You said: question ${n} \\(${`question ${n}`.length} bytes\\)$`)));
+    assert.equal(new Set(results.map((r) => r.split(' ')[0])).size, 20, '20 distinct sessions');
+    assert.equal(manager.list().filter((i) => i.state === 'exited').length, 20);
+  });
+});
