@@ -1,14 +1,21 @@
 /**
  * Session figures for `npm run bench`: what starting a session costs the daemon, how fast an
  * agent's going quiet becomes `idle`, and what 50 idle sessions cost. Real tmux (a private
- * socket), real bubblewrap, the test suite's fake agent, and `sleep` as an idle agent.
+ * socket), real bubblewrap, the test suite's fake agent, and `sleep` as an idle agent; then agent/
+ * with 200 such sessions.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 
+import { agentTree } from '../src/agentfs/agentfs.js';
+import { Client } from '../src/ninep/client.js';
+import { OREAD } from '../src/ninep/constants.js';
+import { post } from '../src/ninep/namespace.js';
+import { Server } from '../src/ninep/server.js';
 import { DEFAULT_POLICY_YAML } from '../src/sandbox/default-policy.js';
 import { findOnPath } from '../src/sandbox/resolve.js';
 import { SessionManager } from '../src/session/manager.js';
@@ -16,6 +23,7 @@ import type { Session } from '../src/session/session.js';
 import { Tmux } from '../src/tmux/tmux.js';
 
 const QUIET_MS = 250;
+const run = promisify(execFile);
 
 async function until(check: () => boolean, what: string, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
@@ -103,6 +111,45 @@ export async function benchSessions(line: (label: string, value: string, rest: s
     const ms = (cpu.user + cpu.system) / 1000;
     line('daemon CPU, 10 s with 50 idle sessions', `${ms.toFixed(1)} ms`, `${((ms / 10_000) * 100).toFixed(3)}% of a CPU; target ~0`);
     line('daemon RSS with 50 sessions', `${((process.memoryUsage().rss - rssBefore) / 2 ** 20).toFixed(1)} MiB more`, `${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB in all (this process)`);
+
+    // 4. agent/ with 200 sessions: reading list, event delivery, and `anvillm ls` end to end.
+    while (sessions.length < 200) sessions.push(await manager.create('idle', cwd));
+    const ns = path.join(root, 'ns');
+    const served = await post('agent', new Server(agentTree(manager)), { ...env, NAMESPACE: ns });
+    const client = await Client.dial(`unix!${served.path}`);
+    try {
+      const reads: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const t0 = performance.now();
+        const text = (await client.readFile('list')).toString();
+        reads.push(performance.now() - t0);
+        if (text.split('\n').length < 201) throw new Error('list is short');
+      }
+      line('read agent/list, 200 sessions', `${median(reads).toFixed(2)} ms`, 'median of 20, over our 9P client');
+      const events = await client.open('events', OREAD);
+      const delays: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const t0 = performance.now();
+        sessions[i]!.setAlias(`bench${i}`);
+        let got = '';
+        while (!got.includes(`alias bench${i}`)) got += (await events.read()).toString();
+        delays.push(performance.now() - t0);
+      }
+      await events.close();
+      line('event delivery (change → client read)', `${median(delays).toFixed(2)} ms`, 'median of 20 alias events');
+      const cli = path.join(repo, 'dist', 'src', 'cli', 'anvillm.js');
+      const walls: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const t0 = performance.now();
+        // Not execFileSync: this process serves agent/ and must keep answering.
+        await run(process.execPath, [cli, 'ls'], { env: { ...env, NAMESPACE: ns } });
+        walls.push(performance.now() - t0);
+      }
+      line('anvillm ls, 200 sessions (wall)', `${median(walls).toFixed(0)} ms`, 'median of 3, including Node start-up');
+    } finally {
+      client.close();
+      await served.close();
+    }
   } finally {
     await manager.killAll().catch(() => {});
     manager.close();
