@@ -26,6 +26,47 @@ interface Line {
 
 const ORIGINAL_ID = 'd23acbff';
 
+describe('plan9port 9p against agent/ (B3: what agent/ does not allow, recorded against the original)', () => {
+  it('create, rm of list, write to list, read of ctl: refused with permission errors, fids freed', async () => {
+    const world = fakeEnv();
+    const manager = world.manager();
+    const srv = await serve(agentTree(manager), { uid: 'root' });
+    try {
+      const lines = fs
+        .readFileSync(path.join(fixturesDir(), '9p', 'B3-unsupported-anvillm-orig.jsonl'), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Line);
+      const wires = new Map<number, Wire>();
+      for (const [i, line] of lines.entries()) {
+        const where = `B3:${i + 1}`;
+        // The original let list open for writing and failed the write (35-38): ours refuses the
+        // open, so `9p write` never sends the Twrite.
+        if (i + 1 === 37 || i + 1 === 38) continue;
+        if (line.dir === 'T') {
+          if (!wires.has(line.conn)) wires.set(line.conn, await Wire.connect(srv.socketPath));
+          wires.get(line.conn)!.send(Buffer.from(line.hex, 'hex'));
+          continue;
+        }
+        const recorded = decode(Buffer.from(line.hex, 'hex')) as RMessage;
+        const ours = await wires.get(line.conn)!.next();
+        if ([10, 24, 36].includes(i + 1)) {
+          // "not supported" maps to ERANGE under 9pfuse; ours say "permission denied" (EACCES).
+          assert.ok(ours.type === 'Rerror' && /^permission denied: /.test(ours.ename), `${where}: ${JSON.stringify(ours)}`);
+          continue;
+        }
+        assert.equal(ours.type, recorded.type, `${where}: ${ours.type === 'Rerror' ? ours.ename : ''}`);
+        if (ours.type === 'Rread') assert.equal(ours.data.length, 0, `${where}: reading ctl before any command gives nothing`);
+      }
+      for (const w of wires.values()) w.close();
+    } finally {
+      await srv.close();
+      manager.close();
+      world.remove();
+    }
+  });
+});
+
 describe('plan9port 9p against agent/ (B1, recorded against the original)', () => {
   let world: FakeEnv;
   let manager: SessionManager;
