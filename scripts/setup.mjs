@@ -53,7 +53,7 @@ function onPath(name) {
 const missing = programs.filter((p) => !onPath(p.name));
 if (missing.length > 0) {
   const pkgs = missing.map((p) => p.pkg).join(' ');
-  console.error(`anvillm: missing system packages (needed for ${task}):`);
+  console.error(`anvillm: missing system packages (${task === 'test' ? 'the tests that need them will be skipped' : `needed for ${task}`}):`);
   for (const p of missing) console.error(`  ${p.name}: ${p.why}`);
   console.error(`  install them with: sudo apt-get install ${pkgs}   (Fedora: sudo dnf install ${pkgs}; Arch: sudo pacman -S ${pkgs})`);
 }

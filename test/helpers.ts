@@ -155,3 +155,15 @@ export async function until(check: () => boolean, what: string, ms = 15_000): Pr
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/**
+ * A skip reason when a system program a test needs is missing (false when all are there), so a
+ * machine without them skips, saying how to install them, instead of failing.
+ */
+export function needs(...programs: ('tmux' | 'bwrap')[]): string | false {
+  const onPath = (p: string) => (process.env['PATH'] ?? '').split(':').some((d) => d !== '' && fs.existsSync(path.join(d, p)));
+  const missing = programs.filter((p) => !onPath(p));
+  if (missing.length === 0) return false;
+  const pkgs = missing.map((p) => (p === 'bwrap' ? 'bubblewrap' : p)).join(' ');
+  return `needs ${missing.join(' and ')}: sudo apt-get install ${pkgs} (.ci/run installs them)`;
+}

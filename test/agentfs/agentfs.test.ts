@@ -8,9 +8,9 @@ import { OREAD, ORDWR, OWRITE } from '../../src/ninep/constants.js';
 import { unchangedStat } from '../../src/ninep/messages.js';
 import type { SessionManager } from '../../src/session/manager.js';
 import { fakeEnv, type FakeEnv } from '../fixtures/fake-env.js';
-import { serve, until, type Served } from '../helpers.js';
+import { needs, serve, type Served, until } from '../helpers.js';
 
-describe('agent/', () => {
+describe('agent/', { skip: needs('tmux', 'bwrap') }, () => {
   let world: FakeEnv;
   let manager: SessionManager;
   let srv: Served;

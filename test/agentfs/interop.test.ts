@@ -15,7 +15,7 @@ import type { RMessage, TMessage } from '../../src/ninep/messages.js';
 import { DecodeError, decode, decodeStats } from '../../src/ninep/parser.js';
 import type { SessionManager } from '../../src/session/manager.js';
 import { fakeEnv, type FakeEnv } from '../fixtures/fake-env.js';
-import { Wire, fixturesDir, serve, until, type Served } from '../helpers.js';
+import { fixturesDir, needs, serve, type Served, until, Wire } from '../helpers.js';
 
 interface Line {
   conn: number;
@@ -26,7 +26,7 @@ interface Line {
 
 const ORIGINAL_ID = 'd23acbff';
 
-describe('plan9port 9p against agent/ (B3: what agent/ does not allow, recorded against the original)', () => {
+describe('plan9port 9p against agent/ (B3: what agent/ does not allow, recorded against the original)', { skip: needs('tmux') }, () => {
   it('create, rm of list, write to list, read of ctl: refused with permission errors, fids freed', async () => {
     const world = fakeEnv();
     const manager = world.manager();
@@ -67,7 +67,7 @@ describe('plan9port 9p against agent/ (B3: what agent/ does not allow, recorded 
   });
 });
 
-describe('plan9port 9p against agent/ (B1, recorded against the original)', () => {
+describe('plan9port 9p against agent/ (B1, recorded against the original)', { skip: needs('tmux', 'bwrap') }, () => {
   let world: FakeEnv;
   let manager: SessionManager;
   let srv: Served;

@@ -7,9 +7,9 @@ import { Client } from '../../src/ninep/client.js';
 import { NOFID, NOTAG, OREAD, ORDWR } from '../../src/ninep/constants.js';
 import type { SessionManager } from '../../src/session/manager.js';
 import { fakeEnv, type FakeEnv } from '../fixtures/fake-env.js';
-import { Wire, serve, type Served } from '../helpers.js';
+import { needs, serve, type Served, Wire } from '../helpers.js';
 
-describe('agent/ under 20 concurrent clients', () => {
+describe('agent/ under 20 concurrent clients', { skip: needs('tmux', 'bwrap') }, () => {
   let world: FakeEnv;
   let manager: SessionManager;
   let srv: Served;

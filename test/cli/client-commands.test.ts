@@ -10,8 +10,9 @@ import { post, type Posted } from '../../src/ninep/namespace.js';
 import { Server } from '../../src/ninep/server.js';
 import type { SessionManager } from '../../src/session/manager.js';
 import { fakeEnv, type FakeEnv } from '../fixtures/fake-env.js';
+import { needs } from '../helpers.js';
 
-describe('anvillm client commands', () => {
+describe('anvillm client commands', { skip: needs('tmux', 'bwrap') }, () => {
   let world: FakeEnv;
   let env: NodeJS.ProcessEnv;
   let manager: SessionManager;

@@ -7,8 +7,9 @@ import { after, describe, it } from 'node:test';
 import { main } from '../../src/cli/anvillm.js';
 import type { CommandIO } from '../../src/cli/io.js';
 import { fakeEnv } from '../fixtures/fake-env.js';
+import { needs } from '../helpers.js';
 
-describe('anvillm daemon', () => {
+describe('anvillm daemon', { skip: needs('tmux', 'bwrap') }, () => {
   const world = fakeEnv();
   const env: NodeJS.ProcessEnv = { ...world.env, NAMESPACE: path.join(world.root, 'ns') };
   after(async () => {

@@ -11,9 +11,9 @@ import { post, type Posted } from '../../src/ninep/namespace.js';
 import { Server } from '../../src/ninep/server.js';
 import type { SessionManager } from '../../src/session/manager.js';
 import { fakeEnv, type FakeEnv } from '../fixtures/fake-env.js';
-import { until } from '../helpers.js';
+import { needs, until } from '../helpers.js';
 
-describe('anvillm-notify', () => {
+describe('anvillm-notify', { skip: needs('tmux', 'bwrap') }, () => {
   let world: FakeEnv;
   let env: NodeJS.ProcessEnv;
   let manager: SessionManager;

@@ -9,7 +9,7 @@ import { takeLock } from '../../src/cli/serve.js';
 import { Client } from '../../src/ninep/client.js';
 import { OREAD, ORDWR } from '../../src/ninep/constants.js';
 import { fakeEnv, type FakeEnv } from '../fixtures/fake-env.js';
-import { repoRoot, until } from '../helpers.js';
+import { needs, repoRoot, until } from '../helpers.js';
 
 const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'anvillm.js');
 
@@ -34,7 +34,7 @@ describe('the daemon lock', () => {
   });
 });
 
-describe('anvillm serve', () => {
+describe('anvillm serve', { skip: needs('tmux', 'bwrap') }, () => {
   let world: FakeEnv;
   let env: NodeJS.ProcessEnv;
 

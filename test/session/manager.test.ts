@@ -12,11 +12,11 @@ import { SessionManager } from '../../src/session/manager.js';
 import type { Session } from '../../src/session/session.js';
 import type { SessionEvent, State } from '../../src/session/types.js';
 import { fakeEnv, type FakeEnv } from '../fixtures/fake-env.js';
-import { repoRoot, until } from '../helpers.js';
+import { needs, repoRoot, until } from '../helpers.js';
 
 
 
-describe('sessions on tmux with a fake agent', () => {
+describe('sessions on tmux with a fake agent', { skip: needs('tmux', 'bwrap') }, () => {
   let world: FakeEnv;
   let env: NodeJS.ProcessEnv;
   let manager: SessionManager;

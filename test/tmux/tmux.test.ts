@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { ControlClient } from '../../src/tmux/control.js';
 import { commandLine, formatLiteral, quoteArg, unescapeOutput } from '../../src/tmux/quote.js';
 import { Tmux, type WindowInfo } from '../../src/tmux/tmux.js';
-import { tempDir, until } from '../helpers.js';
+import { needs, tempDir, until } from '../helpers.js';
 
 const SESSION = 'anvillm-test';
 
@@ -29,7 +29,7 @@ describe('tmux command quoting', () => {
   });
 });
 
-describe('tmux driver', () => {
+describe('tmux driver', { skip: needs('tmux') }, () => {
   let tmp: ReturnType<typeof tempDir>;
   let tmux: Tmux;
   let socket: string;
