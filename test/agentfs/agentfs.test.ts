@@ -2,33 +2,31 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { agentTree } from '../../src/agentfs/agentfs.js';
 import { Client, NinepError } from '../../src/ninep/client.js';
 import { OREAD, ORDWR, OWRITE } from '../../src/ninep/constants.js';
 import { unchangedStat } from '../../src/ninep/messages.js';
 import type { SessionManager } from '../../src/session/manager.js';
-import { fakeEnv, type FakeEnv } from '../fixtures/fake-env.js';
-import { needs, serve, type Served, until } from '../helpers.js';
+import { fakeEnv, serveAgent, type FakeEnv, type ServedAgent } from '../fixtures/fake-env.js';
+import { needs, type Served, until } from '../helpers.js';
 
 describe('agent/', { skip: needs('tmux', 'bwrap') }, () => {
   let world: FakeEnv;
   let manager: SessionManager;
   let srv: Served;
+  let served: ServedAgent;
   let c: Client;
   let id = '';
 
   before(async () => {
     world = fakeEnv();
-    manager = world.manager();
-    srv = await serve(agentTree(manager));
+    served = await serveAgent(world);
+    ({ manager, srv } = served);
     c = await Client.dial(`unix!${srv.socketPath}`);
   });
 
   after(async () => {
     c.close();
-    await srv.close();
-    await manager.killAll().catch(() => {});
-    manager.close();
+    await served.close();
     world.remove();
   });
 

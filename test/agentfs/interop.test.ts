@@ -10,12 +10,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { agentTree } from '../../src/agentfs/agentfs.js';
 import type { RMessage, TMessage } from '../../src/ninep/messages.js';
 import { DecodeError, decode, decodeStats } from '../../src/ninep/parser.js';
 import type { SessionManager } from '../../src/session/manager.js';
-import { fakeEnv, type FakeEnv } from '../fixtures/fake-env.js';
-import { fixturesDir, needs, serve, type Served, until, Wire } from '../helpers.js';
+import { fakeEnv, serveAgent, type FakeEnv, type ServedAgent } from '../fixtures/fake-env.js';
+import { fixturesDir, needs, type Served, until, Wire } from '../helpers.js';
 
 interface Line {
   conn: number;
@@ -29,8 +28,7 @@ const ORIGINAL_ID = 'd23acbff';
 describe('plan9port 9p against agent/ (B3: what agent/ does not allow, recorded against the original)', { skip: needs('tmux') }, () => {
   it('create, rm of list, write to list, read of ctl: refused with permission errors, fids freed', async () => {
     const world = fakeEnv();
-    const manager = world.manager();
-    const srv = await serve(agentTree(manager), { uid: 'root' });
+    const { srv, close } = await serveAgent(world, { uid: 'root' });
     try {
       const lines = fs
         .readFileSync(path.join(fixturesDir(), '9p', 'B3-unsupported-anvillm-orig.jsonl'), 'utf8')
@@ -60,8 +58,7 @@ describe('plan9port 9p against agent/ (B3: what agent/ does not allow, recorded 
       }
       for (const w of wires.values()) w.close();
     } finally {
-      await srv.close();
-      manager.close();
+      await close();
       world.remove();
     }
   });
@@ -71,16 +68,16 @@ describe('plan9port 9p against agent/ (B1, recorded against the original)', { sk
   let world: FakeEnv;
   let manager: SessionManager;
   let srv: Served;
+  let served: ServedAgent;
 
   before(async () => {
     world = fakeEnv();
-    manager = world.manager();
-    srv = await serve(agentTree(manager), { uid: 'root' });
+    served = await serveAgent(world, { uid: 'root' });
+    ({ manager, srv } = served);
   });
+
   after(async () => {
-    await srv.close();
-    await manager.killAll().catch(() => {});
-    manager.close();
+    await served.close();
     world.remove();
   });
 

@@ -2,27 +2,26 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { agentTree } from '../../src/agentfs/agentfs.js';
 import { Client } from '../../src/ninep/client.js';
 import { NOFID, NOTAG, OREAD, ORDWR } from '../../src/ninep/constants.js';
 import type { SessionManager } from '../../src/session/manager.js';
-import { fakeEnv, type FakeEnv } from '../fixtures/fake-env.js';
-import { needs, serve, type Served, Wire } from '../helpers.js';
+import { fakeEnv, serveAgent, type FakeEnv, type ServedAgent } from '../fixtures/fake-env.js';
+import { needs, type Served, Wire } from '../helpers.js';
 
 describe('agent/ under 20 concurrent clients', { skip: needs('tmux', 'bwrap') }, () => {
   let world: FakeEnv;
   let manager: SessionManager;
   let srv: Served;
+  let served: ServedAgent;
 
   before(async () => {
     world = fakeEnv();
-    manager = world.manager();
-    srv = await serve(agentTree(manager));
+    served = await serveAgent(world);
+    ({ manager, srv } = served);
   });
+
   after(async () => {
-    await srv.close();
-    await manager.killAll().catch(() => {});
-    manager.close();
+    await served.close();
     world.remove();
   });
 
