@@ -147,10 +147,15 @@ export function fixturesDir(): string {
   return process.env['ANVILLM_FIXTURES'] ?? path.join(repoRoot, 'test', 'fixtures');
 }
 
-/** Resolves once `check` is true (polled every 10 ms); rejects naming `what` after `ms`. */
-export async function until(check: () => boolean, what: string, ms = 15_000): Promise<void> {
+/**
+ * Resolves once `check` is true (polled every 10 ms, after `refresh` when given); rejects naming
+ * `what` after `ms`.
+ */
+export async function until(check: () => boolean, what: string, ms = 15_000, refresh?: () => Promise<unknown>): Promise<void> {
   const end = Date.now() + ms;
-  while (!check()) {
+  for (;;) {
+    if (refresh) await refresh();
+    if (check()) return;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }

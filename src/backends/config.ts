@@ -3,6 +3,8 @@
  *
  *   backends:
  *     myagent:
+ *       base: claude              # start from another backend's definition; default: built-in or none
+ *       driver: claude            # code beyond data (drivers.ts): hooks, transcript; default none
  *       label: Myagent
  *       command: [myagent, --yolo]
  *       install: "npm install -g myagent"
@@ -22,7 +24,8 @@ import path from 'node:path';
 
 import { ConfigError, YamlFile, type Entry } from '../config/yaml-file.js';
 import { ENV_NAME, configHome } from '../sandbox/policy.js';
-import { BUILTIN, defaults, type BackendDefinition, type Dialog } from './definition.js';
+import { BUILTIN, capitalise, defaults, type BackendDefinition, type Dialog } from './definition.js';
+import { DRIVERS } from './drivers.js';
 
 type Env = NodeJS.ProcessEnv;
 
@@ -54,11 +57,25 @@ function keys(y: YamlFile, e: Entry): string[] {
   return list;
 }
 
-function parseBackend(y: YamlFile, name: string, node: Entry, base: BackendDefinition): BackendDefinition {
+function parseBackend(y: YamlFile, name: string, node: Entry, known: Map<string, BackendDefinition>): BackendDefinition {
+  const fields = ['base', 'driver', 'label', 'command', 'install', 'env', 'pass_env', 'size', 'startup', 'state', 'stop_keys', 'submit', 'slash_commands', 'save', 'response'];
+  const entries = y.entries(node.value, node.field, fields);
+  // `base: claude` starts from another backend (a variant with other arguments, say).
+  const baseEntry = entries.find((e) => e.key === 'base');
+  let base = known.get(name) ?? defaults(name);
+  if (baseEntry) {
+    const other = known.get(y.string(baseEntry));
+    if (!other) y.fail(baseEntry.value, baseEntry.field, `no backend "${y.string(baseEntry)}" to start from; have: ${[...known.keys()].join(' ')}`);
+    base = { ...other, name, label: capitalise(name) };
+  }
   const def: BackendDefinition = structuredClone(base);
-  const known = ['label', 'command', 'install', 'env', 'pass_env', 'size', 'startup', 'state', 'stop_keys', 'submit', 'slash_commands', 'save', 'response'];
-  for (const e of y.entries(node.value, node.field, known)) {
+  for (const e of entries) {
     switch (e.key) {
+      case 'base':
+        break;
+      case 'driver':
+        def.driver = y.oneOf(e, Object.keys(DRIVERS));
+        break;
       case 'label':
         def.label = y.string(e);
         if (!LABEL.test(def.label)) y.fail(e.value, e.field, `"${def.label}" must be one word (letters, digits, - and _): it is an Acme tag command`);
@@ -111,9 +128,6 @@ function parseBackend(y: YamlFile, name: string, node: Entry, base: BackendDefin
           else if (s.key === 'busy') def.state.busy = y.regex(s);
           else def.state.ready = y.regex(s);
         }
-        if (def.state.method === 'hooks' && !BUILTIN.some((b) => b.name === name && b.state.method === 'hooks')) {
-          y.fail(e.value, `${e.field}.method`, 'hooks are built into a backend (claude, kiro-cli); use quiet');
-        }
         break;
       case 'stop_keys':
         def.stopKeys = keys(y, e);
@@ -153,6 +167,9 @@ function parseBackend(y: YamlFile, name: string, node: Entry, base: BackendDefin
         break;
     }
   }
+  if (def.state.method === 'hooks' && !def.driver) {
+    y.fail(node.value, `${node.field}.state.method`, `hooks need a driver (driver: ${Object.keys(DRIVERS).join(' | ')}); use quiet`);
+  }
   return def;
 }
 
@@ -163,7 +180,7 @@ export function parseBackends(text: string, file: string): BackendDefinition[] {
   for (const top of y.entries(y.root, '', ['backends'])) {
     for (const entry of y.entries(top.value, 'backends')) {
       if (!NAME.test(entry.key)) y.fail(entry.keyNode, entry.field, 'a backend name is lowercase letters, digits, - and _');
-      byName.set(entry.key, parseBackend(y, entry.key, entry, byName.get(entry.key) ?? defaults(entry.key)));
+      byName.set(entry.key, parseBackend(y, entry.key, entry, byName));
     }
   }
   const defs = [...byName.values()];

@@ -21,6 +21,8 @@ export type SaveMethod =
 
 export interface BackendDefinition {
   name: string;
+  /** Code beyond the data, for agents that tell their state (drivers.ts): hooks, transcripts. */
+  driver: string | null;
   /** The Acme tag word. */
   label: string;
   /** argv; the program is looked up on PATH when a session starts. */
@@ -60,6 +62,7 @@ export function capitalise(name: string): string {
 export function defaults(name: string): BackendDefinition {
   return {
     name,
+    driver: null,
     label: capitalise(name),
     command: [name],
     install: `install ${name} and put it on PATH`,
@@ -82,7 +85,9 @@ const PROXIES = ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'https_proxy', 'http_p
 export const BUILTIN: readonly BackendDefinition[] = [
   {
     ...defaults('claude'),
+    driver: 'claude',
     label: 'Claude',
+    // --session-id/--resume and --settings (hooks) are added by the driver (claude.ts).
     command: ['claude', '--dangerously-skip-permissions'],
     install: 'npm install -g @anthropic-ai/claude-code',
     // Without it Claude Code upgrades itself with a global npm install.
@@ -90,15 +95,25 @@ export const BUILTIN: readonly BackendDefinition[] = [
     passEnv: ['ANTHROPIC_*', 'CLAUDE_*', 'DISABLE_*', 'IS_SANDBOX', ...PROXIES],
     startup: {
       timeoutMs: 60_000,
+      // Answered from the screen, never by editing ~/.claude.json. Seen with 2.1.197 in a fresh
+      // HOME: the theme picker and the security notes come first.
       dialogs: [
-        { match: /trust (the files in )?this folder/i, keys: ['Enter'] },
-        { match: /Bypass Permissions mode/i, keys: ['2'] },
-        { match: /Detected a custom API key/i, keys: ['Up', 'Enter'] },
+        { match: /Choose the text style/, keys: ['Enter'] },
+        { match: /Security notes:[\s\S]*Press Enter to continue/, keys: ['Enter'] },
+        { match: /Yes, I trust this folder/, keys: ['Enter'] },
+        // Its default answer is "No, exit".
+        { match: /Bypass Permissions mode[\s\S]*2\. Yes, I accept/, keys: ['2'] },
+        { match: /Detected a custom API key/, keys: ['Up', 'Enter'] },
       ],
-      ready: /^\s*[>❯]\s/m,
+      // The input box: a prompt line right under a rule (a dialog's ❯ is never there).
+      ready: /^─{10,}\n❯(\s|$)/m,
     },
+    state: { method: 'hooks', quietMs: 400, busy: null, ready: null },
     stopKeys: ['Escape'],
-    slashCommands: ['/clear', '/compact', '/cost', '/help', '/init', '/review'],
+    // Measured: an Enter at once after the text was dropped in 2 of ~40 sends; 0.3 s gave 90/90.
+    // The driver also confirms each prompt (UserPromptSubmit) and presses Enter again if needed.
+    submit: { keys: ['Enter'], delayMs: 300 },
+    slashCommands: ['/clear', '/compact'],
   },
   {
     ...defaults('kiro-cli'),

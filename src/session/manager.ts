@@ -7,6 +7,8 @@ import path from 'node:path';
 
 import { loadBackends } from '../backends/config.js';
 import type { BackendDefinition } from '../backends/definition.js';
+import type { Driver } from '../backends/driver.js';
+import { DRIVERS } from '../backends/drivers.js';
 import { configHome, loadPolicy, stateHome } from '../sandbox/policy.js';
 import { probe } from '../sandbox/providers.js';
 import { findOnPath } from '../sandbox/resolve.js';
@@ -131,15 +133,21 @@ export class SessionManager {
     for (const c of claims) this.reserved.add(c);
     let win;
     let launch;
+    let driver: Driver | null = null;
     try {
-      const stateDir = path.join(this.stateDir, 'sessions', id);
+      const stateDir = this.sessionDir(id);
       fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-      launch = await this.launch(def, dir, stateDir, agentPath);
+      driver = this.driver(def, id, dir, {});
+      launch = await this.launch(def, dir, stateDir, agentPath, driver);
       win = await this.tmux.newWindow({ session: `anvillm-${def.name}`, name: id, cwd: dir, argv: launch.argv, env: launch.env, size: def.size });
+    } catch (e) {
+      driver?.close();
+      throw e;
     } finally {
       for (const c of claims) this.reserved.delete(c);
     }
-    const session = new Session(this.host, def, id, dir, { alias: alias ?? null, tmuxSession: win.session, windowId: win.windowId, paneId: win.paneId, pid: win.pid });
+    const record = { alias: alias ?? null, tmuxSession: win.session, windowId: win.windowId, paneId: win.paneId, pid: win.pid };
+    const session = new Session(this.host, def, id, dir, record, driver);
     for (const w of launch.warnings) session.addError(`sandbox: ${w}`);
     this.sessions.set(id, session);
     this.emit({ id, kind: 'new', backend: def.name, cwd: dir });
@@ -159,15 +167,26 @@ export class SessionManager {
     return real;
   }
 
+  private sessionDir(id: string): string {
+    return path.join(this.stateDir, 'sessions', id);
+  }
+
+  private driver(def: BackendDefinition, id: string, cwd: string, saved: Record<string, string>): Driver | null {
+    const factory = def.driver ? DRIVERS[def.driver] : undefined;
+    return factory ? factory({ id, cwd, stateDir: this.sessionDir(id), env: { ...this.env, ...def.env }, saved }) : null;
+  }
+
   /** The argv and environment of the agent inside the sandbox, with the policy read afresh. */
-  private async launch(def: BackendDefinition, cwd: string, stateDir: string, agentPath: string) {
+  private async launch(def: BackendDefinition, cwd: string, stateDir: string, agentPath: string, driver: Driver | null) {
     const tmuxSession = `anvillm-${def.name}`;
     const inherited = await this.tmux.inheritedEnv(tmuxSession);
+    const extra = driver?.launch() ?? { args: [], env: {} };
+    const env = { ...def.env, ...extra.env };
     const wrapped = wrap(
       loadPolicy(this.env),
       await probe(this.env),
-      { cwd, stateDir, agentPath, env: { ...this.env, ...def.env }, passEnv: [...def.passEnv, ...Object.keys(def.env)] },
-      { agentArgs: def.command.slice(1), inherited },
+      { cwd, stateDir, agentPath, env: { ...this.env, ...env }, passEnv: [...def.passEnv, ...Object.keys(env)] },
+      { agentArgs: [...def.command.slice(1), ...extra.args], inherited },
     );
     if (wrapped.warnings.length > 0) for (const w of wrapped.warnings) process.stderr.write(`anvillm: sandbox: ${w}\n`);
     // tmux runs a one-word argv through sh -c: never give it one.
@@ -178,7 +197,7 @@ export class SessionManager {
   private async respawn(session: Session): Promise<void> {
     const agentPath = findOnPath(session.def.command[0]!, this.env);
     if (!agentPath) throw new Error(`${session.def.command[0]} is not installed: ${session.def.install}`);
-    const launch = await this.launch(session.def, session.cwd, path.join(this.stateDir, 'sessions', session.id), agentPath);
+    const launch = await this.launch(session.def, session.cwd, this.sessionDir(session.id), agentPath, session.driver);
     await this.tmux.respawn(session.tmuxSession, session.paneId, { cwd: session.cwd, argv: launch.argv, env: launch.env });
     const info = await this.tmux.window(session.tmuxSession, session.windowId);
     if (info) session.pid = info.pid;
@@ -208,7 +227,8 @@ export class SessionManager {
         this.emit({ id: rec.id, kind: 'exit', status: win?.deadStatus ?? null });
         continue;
       }
-      const session = new Session(this.host, def, rec.id, rec.cwd, { ...rec, paneId: win.paneId, pid: win.pid });
+      const driver = this.driver(def, rec.id, rec.cwd, rec.driver ?? {});
+      const session = new Session(this.host, def, rec.id, rec.cwd, { ...rec, paneId: win.paneId, pid: win.pid }, driver);
       this.sessions.set(rec.id, session);
       await this.tmux.watch(win.session);
       session.adopt();

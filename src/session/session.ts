@@ -1,15 +1,17 @@
 /**
  * One session: an agent's terminal program in a tmux window, its state, its prompt queue and its
- * conversation. State comes from the best source the backend has; this file holds the fallback
- * every backend can use ("quiet"): output quiet for the backend's time AND no child processes
- * beyond those the idle agent had AND the ready/busy patterns agreeing. Timers run only while a
- * session is starting or running; idle sessions cost nothing.
+ * conversation. State comes from the best source the backend has: its driver's hints (hooks, its
+ * status file) and turns (its own transcript) when it has one; otherwise the fallback every
+ * backend can use ("quiet"): output quiet for the backend's time AND no child processes beyond
+ * those the idle agent had AND the ready/busy patterns agreeing. Timers run only while a session
+ * is starting or running; idle sessions cost nothing.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 
 import type { BackendDefinition } from '../backends/definition.js';
+import { answerOf, formatTurn, renderTurn, type Driver, type Hint, type Turn } from '../backends/driver.js';
 import type { Tmux } from '../tmux/tmux.js';
 import { aliasProblem } from './ids.js';
 import { descendants } from './processes.js';
@@ -46,7 +48,15 @@ export interface SessionRecord {
   windowId: string;
   paneId: string;
   pid: number;
+  /** The driver's own (Claude's conversation uuid). */
+  driver?: Record<string, string>;
 }
+
+/** How long the agent has to confirm a submitted prompt before Enter is pressed again. */
+const CONFIRM_MS = 2000;
+const CONFIRM_TRIES = 3;
+/** Hints older than the prompt they would end belong to the turn before (clocks agree: same machine). */
+const STALE_SLACK_MS = 5;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -75,6 +85,13 @@ export class Session {
   /** %output chunks can split a character. */
   private readonly decoder = new StringDecoder('utf8');
   private killing = false;
+  /** When the current prompt was sent, and whether the agent confirmed taking it. */
+  private sentAt = 0;
+  private confirmed = false;
+  private confirmTimer: NodeJS.Timeout | null = null;
+  private pendingTurns: Turn[] = [];
+  /** A turn is ending: its answer is being read (with the text the agent's hook named). */
+  private finishing: { answer: string | undefined } | null = null;
 
   constructor(
     private readonly host: SessionHost,
@@ -82,6 +99,8 @@ export class Session {
     readonly id: string,
     readonly cwd: string,
     record: Partial<SessionRecord> & Pick<SessionRecord, 'tmuxSession' | 'windowId' | 'paneId' | 'pid'>,
+    /** The backend's driver, when it has one: state and turns come from it. */
+    readonly driver: Driver | null = null,
   ) {
     this.alias = record.alias ?? null;
     this.contextText = record.context ?? '';
@@ -93,6 +112,7 @@ export class Session {
     this.pid = record.pid;
     this.startupDeadline = Date.now() + def.startup.timeoutMs;
     this.schedule(def.state.quietMs);
+    this.driver?.listen((h) => this.onHint(h));
   }
 
   get backend(): string {
@@ -125,6 +145,7 @@ export class Session {
       windowId: this.windowId,
       paneId: this.paneId,
       pid: this.pid,
+      ...(this.driver ? { driver: this.driver.record() } : {}),
     };
   }
 
@@ -192,6 +213,7 @@ export class Session {
 
   async kill(): Promise<void> {
     this.clearTimer();
+    this.driver?.close();
     this.queue = [];
     this.killing = true; // the window's close, which arrives first, is ours
     await this.host.tmux.killWindow(this.tmuxSession, this.windowId);
@@ -206,6 +228,8 @@ export class Session {
     this.clearTimer();
     this.queue = [];
     this.current = null;
+    this.finishing = null;
+    this.pendingTurns = [];
     this.answered.clear();
     this.setState('starting'); // before the await: the old agent's last output must not end a turn
     try {
@@ -219,6 +243,7 @@ export class Session {
     this.startupDeadline = Date.now() + this.def.startup.timeoutMs;
     this.lastOutputAt = Date.now();
     this.schedule(this.def.state.quietMs);
+    this.driver?.listen((h) => this.onHint(h));
   }
 
   async save(target?: string): Promise<string> {
@@ -226,6 +251,10 @@ export class Session {
     const file = target
       ? path.resolve(this.cwd, target)
       : path.join(this.host.transcriptsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${this.id}.txt`);
+    if (this.driver) {
+      this.driver.save(file, this.conversation);
+      return file;
+    }
     const save = this.def.save;
     if (save.method === 'command') {
       this.sendCommand(save.save.replaceAll('{path}', file));
@@ -238,6 +267,12 @@ export class Session {
 
   async load(target: string): Promise<void> {
     checkPath(target);
+    if (this.driver) {
+      if (this.ended) throw new Error(`session ${this.id} has exited: start a new one`);
+      this.driver.load(path.resolve(this.cwd, target));
+      await this.restart();
+      return;
+    }
     const save = this.def.save;
     if (save.method !== 'command') throw new Error(`${this.def.name} cannot load a saved conversation: use Attach`);
     const file = path.resolve(this.cwd, target);
@@ -280,7 +315,7 @@ export class Session {
     if (this.state === 'running' || this.state === 'starting') {
       this.output += this.decoder.write(data);
       if (this.output.length > MAX_OUTPUT) this.output = this.output.slice(-MAX_OUTPUT);
-      this.schedule(this.def.state.quietMs);
+      if (this.byScreen) this.schedule(this.def.state.quietMs);
     }
   }
 
@@ -288,6 +323,7 @@ export class Session {
   async onDeath(status: number | null): Promise<void> {
     if (this.ended) return;
     this.clearTimer();
+    this.driver?.close();
     const screen = await this.screen().catch(() => '');
     const last = screen.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('Pane is dead')).slice(-20).join('\n');
     this.addError(`the agent exited with status ${status ?? 'unknown'}; its last screen lines:\n${last}`);
@@ -299,6 +335,7 @@ export class Session {
   onGone(): void {
     if (this.ended || this.killing) return;
     this.clearTimer();
+    this.driver?.close();
     this.addError('the tmux window was closed');
     this.setState('exited');
     this.host.emit({ id: this.id, kind: 'exit', status: null });
@@ -310,8 +347,107 @@ export class Session {
    */
   adopt(): void {
     this.baseline = descendants(this.pid).length;
+    if (this.driver) {
+      // Its hints say when the turn in progress, if any, ends.
+      this.clearTimer();
+      this.state = this.driver.status() ?? 'idle';
+      return;
+    }
     this.state = 'running';
     this.schedule(this.def.state.quietMs);
+  }
+
+  /** True while the turn is judged from the screen: no driver, or a slash command (which fires no hooks). */
+  private get byScreen(): boolean {
+    return !this.driver || (this.current?.trimStart().startsWith('/') ?? false);
+  }
+
+  /** What the agent's driver says; stale hints (from before the current prompt) are dropped. */
+  private onHint(h: Hint): void {
+    if (this.ended || this.state === 'starting') return;
+    if (h.kind === 'ended') {
+      // Its exit status comes with the pane's death; if that does not follow, end anyway.
+      setTimeout(() => void this.onDeath(null), 1500).unref();
+      return;
+    }
+    if (h.at < this.sentAt - STALE_SLACK_MS) return;
+    switch (h.kind) {
+      case 'submitted':
+        this.confirmed = true;
+        this.clearConfirm();
+        if (this.state !== 'running') this.setState('running');
+        return;
+      case 'running':
+        // Also a prompt typed in the terminal (Attach): the state says what the screen shows.
+        if (this.state !== 'running') this.setState('running');
+        return;
+      case 'waiting':
+        this.setState('waiting');
+        return;
+      case 'idle':
+        if (this.state !== 'running' && this.state !== 'waiting') return;
+        if (this.finishing) {
+          this.finishing.answer ??= h.answer;
+          return;
+        }
+        this.finishing = { answer: h.answer };
+        // Without the answer's text (an interrupt, or the status file ahead of the Stop hook)
+        // give the hook a moment to name it.
+        if (h.answer === undefined) this.schedule(50, () => this.finishDriverTurn(0));
+        else this.finishDriverTurn(0);
+        return;
+    }
+  }
+
+  /**
+   * A turn ended: its answer is read from the agent's record, which can lag the hook by a few
+   * milliseconds; a turn with no answer yet, or not the one the hook named, is read again for up
+   * to half a second.
+   */
+  private finishDriverTurn(attempt: number): void {
+    this.clearConfirm();
+    const answer = this.finishing?.answer;
+    this.pendingTurns.push(...this.driver!.takeTurns());
+    const last = this.pendingTurns[this.pendingTurns.length - 1];
+    const lastText = last?.parts.filter((p) => p.kind === 'text').pop()?.text;
+    const incomplete =
+      (this.current !== null && (!last || last.parts.length === 0)) || (answer !== undefined && answer.trim() !== (lastText ?? '').trim());
+    if (incomplete && attempt < 20) {
+      this.schedule(25, () => this.finishDriverTurn(attempt + 1));
+      return;
+    }
+    this.finishing = null;
+    const turns = this.pendingTurns.splice(0);
+    if (!last && this.current !== null) this.addError(`no answer was recorded for the last prompt: is the ${this.def.name} agent's own record visible in the sandbox? (anvillm sandbox check)`);
+    this.current = null;
+    if (turns.length > 0) {
+      for (const t of turns) this.conversation += renderTurn(t);
+      this.lastOut = answerOf(turns[turns.length - 1]!);
+      this.host.emit({ id: this.id, kind: 'out' });
+    }
+    this.output = '';
+    this.setState('idle');
+    void this.sendNext();
+  }
+
+  /** Presses Enter again while the agent has not confirmed the prompt: an Enter can be dropped. */
+  private armConfirm(tries: number): void {
+    this.clearConfirm();
+    this.confirmTimer = setTimeout(() => {
+      this.confirmTimer = null;
+      if (this.confirmed || this.state !== 'running' || this.ended) return;
+      if (tries >= CONFIRM_TRIES) {
+        this.addError(`the agent did not confirm the prompt after ${CONFIRM_TRIES} Enters: see screen, or Attach`);
+        return;
+      }
+      void this.host.tmux.sendKeys(this.tmuxSession, this.paneId, this.def.submit.keys).catch(() => {});
+      this.armConfirm(tries + 1);
+    }, CONFIRM_MS);
+  }
+
+  private clearConfirm(): void {
+    if (this.confirmTimer) clearTimeout(this.confirmTimer);
+    this.confirmTimer = null;
   }
 
   private sendCommand(text: string): void {
@@ -325,6 +461,8 @@ export class Session {
     if (text === undefined) return;
     this.current = text;
     this.output = '';
+    this.sentAt = Date.now();
+    this.confirmed = false;
     this.setState('running');
     try {
       await this.host.tmux.paste(this.tmuxSession, this.paneId, text);
@@ -335,7 +473,8 @@ export class Session {
       this.addError(`could not send the prompt: ${(e as Error).message}`);
     }
     this.lastOutputAt = Date.now();
-    this.schedule(this.def.state.quietMs);
+    if (this.byScreen) this.schedule(this.def.state.quietMs);
+    else if (!this.confirmed) this.armConfirm(1);
   }
 
   private setState(to: State): void {
@@ -348,13 +487,14 @@ export class Session {
   private clearTimer(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.clearConfirm();
   }
 
-  private schedule(ms: number): void {
+  private schedule(ms: number, then: () => void | Promise<void> = () => this.check()): void {
     this.clearTimer();
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.check().catch((e: unknown) => this.addError(`state check failed: ${(e as Error).message}`));
+      Promise.resolve(then()).catch((e: unknown) => this.addError(`state check failed: ${(e as Error).message}`));
     }, Math.max(10, ms));
   }
 
@@ -363,7 +503,7 @@ export class Session {
     const quietMs = this.def.state.quietMs;
     const sinceOutput = Date.now() - this.lastOutputAt;
     if (this.state === 'starting') return this.checkStartup(sinceOutput);
-    if (this.state !== 'running') return;
+    if (this.state !== 'running' || !this.byScreen) return;
     if (sinceOutput < quietMs) return this.schedule(quietMs - sinceOutput);
     // A tool still running in a child process means the agent is working, however quiet.
     if (descendants(this.pid).length > this.baseline) return this.schedule(quietMs);
@@ -393,6 +533,7 @@ export class Session {
       this.output = '';
       this.setState('idle');
       this.host.persist();
+      this.driver?.takeTurns(); // anything before the first prompt (a resumed conversation) is not an answer
       void this.sendNext();
       return;
     }
@@ -410,7 +551,7 @@ export class Session {
     this.current = null;
     if (prompt !== null) {
       this.lastOut = this.extractResponse(prompt);
-      this.conversation += `${block('USER', prompt)}${block('ASSISTANT', this.lastOut)}`;
+      this.conversation += formatTurn(prompt, this.lastOut);
       this.host.emit({ id: this.id, kind: 'out' });
     }
     this.output = '';
@@ -436,8 +577,4 @@ export class Session {
 /** A path typed into the agent (save/load commands) must stay one line of text. */
 function checkPath(p: string): void {
   if (/[\x00-\x1f\x7f]/.test(p)) throw new Error(`bad path ${JSON.stringify(p)}: no control characters or newlines`);
-}
-
-function block(who: 'USER' | 'ASSISTANT', text: string): string {
-  return `${who}: ${text.replace(/\n+$/, '')}\n\n`;
 }

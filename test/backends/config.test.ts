@@ -74,6 +74,17 @@ describe('backends', () => {
     assert.ok(d.response.strip[0]!.test('> echo'));
   });
 
+  it('base: a variant of another backend, keeping its driver, dialogs and patterns', () => {
+    const defs = parseBackends('backends:\n  claude-ask:\n    base: claude\n    command: [claude]\n', FILE);
+    const ask = defs.find((d) => d.name === 'claude-ask')!;
+    const claude = BUILTIN.find((d) => d.name === 'claude')!;
+    assert.deepEqual([ask.label, ask.driver, ask.command], ['Claude-ask', 'claude', ['claude']]);
+    assert.deepEqual(ask.startup.dialogs, claude.startup.dialogs);
+    assert.equal(ask.state.method, 'hooks');
+    refused('backends:\n  x:\n    base: nosuch\n', /:3: backends\.x\.base: no backend "nosuch" to start from; have: claude/);
+    refused('backends:\n  x:\n    driver: nosuch\n', /:3: backends\.x\.driver: .*claude/);
+  });
+
   it('overrides a built-in field by field, leaving the built-in itself untouched', () => {
     const defs = parseBackends('backends:\n  claude:\n    command: [/opt/claude/bin/claude, --dangerously-skip-permissions]\n', FILE);
     const claude = defs.find((b) => b.name === 'claude')!;
@@ -85,7 +96,7 @@ describe('backends', () => {
 
   describe('refuses a broken definition, naming the file, line and field', () => {
     it('unknown keys', () => {
-      refused('backends:\n  x:\n    comand: [x]\n', /backends\.yaml:3: backends\.x\.comand: unknown key; expected one of label, command/);
+      refused('backends:\n  x:\n    comand: [x]\n', /backends\.yaml:3: backends\.x\.comand: unknown key; expected one of base, driver, label, command/);
       refused('backend:\n  x: {}\n', /:1: backend: unknown key/);
     });
     it('names and labels', () => {
@@ -98,7 +109,7 @@ describe('backends', () => {
       refused('backends:\n  x:\n    command: x\n', /:3: backends\.x\.command: must be a list/);
       refused('backends:\n  x:\n    startup: {timeout: soon}\n', /:3: backends\.x\.startup\.timeout: "soon" is not a duration/);
       refused('backends:\n  x:\n    state: {busy: "(unclosed"}\n', /:3: backends\.x\.state\.busy: is not a valid regular expression/);
-      refused('backends:\n  x:\n    state: {method: hooks}\n', /backends\.x\.state\.method: hooks are built into a backend/);
+      refused('backends:\n  x:\n    state: {method: hooks}\n', /backends\.x\.state\.method: hooks need a driver \(driver: claude\)/);
       refused('backends:\n  x:\n    size: {cols: 5}\n', /backends\.x\.size\.cols: must be a whole number from 20 to 1000/);
       refused('backends:\n  x:\n    stop_keys: ["Esc ape"]\n', /backends\.x\.stop_keys\[0\]: "Esc ape" is not a tmux key name/);
       refused('backends:\n  x:\n    slash_commands: {allow: [help]}\n', /slash_commands\.allow\[0\]: "help" must start with \//);

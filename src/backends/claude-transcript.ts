@@ -1,0 +1,143 @@
+/**
+ * Claude Code's own record of a conversation: `<config>/projects/<cwd, every non-alphanumeric
+ * character replaced by ->/<session uuid>.jsonl`, one JSON object per line. Prompts are `user`
+ * lines; the answer arrives as `assistant` lines, one per content block (text, tool_use); tool
+ * results come back as `user` lines holding `tool_result` blocks. An interrupted answer is kept
+ * as a "<synthetic>" assistant line followed by "[Request interrupted by user]".
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+import type { Turn } from './driver.js';
+
+interface Line {
+  type?: string;
+  isSidechain?: boolean;
+  isMeta?: boolean;
+  message?: { role?: string; content?: string | Block[] };
+}
+
+interface Block {
+  type?: string;
+  text?: string;
+  name?: string;
+  input?: Record<string, unknown>;
+}
+
+export function projectDir(configDir: string, cwd: string): string {
+  return path.join(configDir, 'projects', cwd.replace(/[^A-Za-z0-9]/g, '-'));
+}
+
+export function transcriptFile(configDir: string, cwd: string, uuid: string): string {
+  return path.join(projectDir(configDir, cwd), `${uuid}.jsonl`);
+}
+
+const INTERRUPTED = /^\[Request interrupted by user[^\]]*\]$/;
+
+/** A prompt the user typed (not a tool result, a reminder, or an interrupt marker), or null. */
+function promptOf(line: Line): string | null {
+  if (line.type !== 'user' || line.isMeta || line.isSidechain) return null;
+  const content = line.message?.content;
+  if (typeof content === 'string') return INTERRUPTED.test(content) ? null : content;
+  if (!Array.isArray(content) || content.some((b) => b.type === 'tool_result')) return null;
+  const text = content.filter((b) => b.type === 'text').map((b) => b.text ?? '').join('\n');
+  return text === '' || INTERRUPTED.test(text) ? null : text;
+}
+
+/** How a tool call reads in the transcript: the one argument that says what it did. */
+function toolLine(b: Block): string {
+  const input = b.input ?? {};
+  const main = ['command', 'file_path', 'path', 'pattern', 'url', 'query', 'description', 'prompt']
+    .map((k) => input[k])
+    .find((v) => typeof v === 'string');
+  const arg = typeof main === 'string' ? main : JSON.stringify(input);
+  return `${b.name ?? 'tool'}: ${arg.replace(/\s*\n\s*/g, ' ')}`;
+}
+
+/**
+ * Reads a transcript as it grows: each `read()` parses the lines appended since the last one
+ * and returns the turns completed or extended so far.
+ */
+export class TranscriptReader {
+  private offset = 0;
+  private partial = '';
+  private turns: Turn[] = [];
+  /** The newest turn, taken or not: its answer may still be arriving. */
+  private open: Turn | undefined;
+
+  constructor(public file: string) {}
+
+  /** Starts over on another file (after Load or /clear). */
+  switchTo(file: string): void {
+    if (file === this.file) return;
+    this.file = file;
+    this.offset = 0;
+    this.partial = '';
+    this.open = undefined;
+  }
+
+  /** Forgets what was read, but not where: the next read starts at the current end. */
+  skipToEnd(): void {
+    try {
+      this.offset = fs.statSync(this.file).size;
+    } catch {
+      this.offset = 0;
+    }
+    this.partial = '';
+    this.open = undefined;
+  }
+
+  /** Turns that began since the last `take()` (the last may still grow). */
+  take(): Turn[] {
+    this.read();
+    const done = this.turns;
+    this.turns = [];
+    return done;
+  }
+
+  private read(): void {
+    let fd: number;
+    try {
+      fd = fs.openSync(this.file, 'r');
+    } catch {
+      return;
+    }
+    try {
+      const size = fs.fstatSync(fd).size;
+      if (size < this.offset) this.offset = 0; // replaced
+      if (size === this.offset) return;
+      const buf = Buffer.alloc(size - this.offset);
+      const n = fs.readSync(fd, buf, 0, buf.length, this.offset);
+      this.offset += n;
+      const text = this.partial + buf.subarray(0, n).toString('utf8');
+      const lines = text.split('\n');
+      this.partial = lines.pop() ?? '';
+      for (const l of lines) this.add(l);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  private add(raw: string): void {
+    let line: Line;
+    try {
+      line = JSON.parse(raw) as Line;
+    } catch {
+      return;
+    }
+    const prompt = promptOf(line);
+    if (prompt !== null) {
+      this.open = { prompt, parts: [] };
+      this.turns.push(this.open);
+      return;
+    }
+    if (line.type !== 'assistant' || line.isSidechain) return;
+    const turn = this.open;
+    const content = line.message?.content;
+    if (!turn || !Array.isArray(content)) return;
+    for (const b of content) {
+      if (b.type === 'text' && b.text) turn.parts.push({ kind: 'text', text: b.text });
+      else if (b.type === 'tool_use') turn.parts.push({ kind: 'tool', text: toolLine(b) });
+    }
+  }
+}

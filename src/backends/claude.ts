@@ -1,0 +1,232 @@
+/**
+ * Claude Code says exactly what it is doing, if we listen:
+ * - hooks, from a settings FILE we write per session (inline JSON has been ignored by some
+ *   versions): UserPromptSubmit → running (and the prompt was taken), PreToolUse/PostToolUse →
+ *   running, Stop → idle, PermissionRequest and Notification permission_prompt|elicitation_dialog
+ *   → waiting, SessionEnd → exiting;
+ * - its status file `<config>/sessions/<pid>.json` (status idle | busy | waiting), the one
+ *   witness of an interrupt, which fires no hook;
+ * - its transcript `<config>/projects/<cwd>/<uuid>.jsonl`, with the uuid chosen by us
+ *   (`--session-id`), for exact answers, Save and Load (`--resume`).
+ * Everything the agent's side writes is a hint: paths are checked, times compared.
+ */
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+import { homeDir } from '../sandbox/policy.js';
+import { TranscriptReader, projectDir, transcriptFile } from './claude-transcript.js';
+import type { Driver, DriverContext, Hint, Turn } from './driver.js';
+import { HookInbox, installHook, type HookReport } from './hook-inbox.js';
+
+const HOOK_EVENTS = ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PostToolUse', 'Stop', 'Notification', 'PermissionRequest', 'SessionEnd'];
+const WAITING_NOTICES = new Set(['permission_prompt', 'elicitation_dialog']);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** Where Claude Code keeps its records: $CLAUDE_CONFIG_DIR, else ~/.claude. */
+export function claudeConfigDir(env: NodeJS.ProcessEnv): string {
+  return env['CLAUDE_CONFIG_DIR'] || path.join(homeDir(env), '.claude');
+}
+
+export function claudeDriver(ctx: DriverContext): Driver {
+  return new ClaudeDriver(ctx);
+}
+
+class ClaudeDriver implements Driver {
+  private readonly configDir: string;
+  private uuid: string;
+  private readonly reader: TranscriptReader;
+  private readonly settingsFile: string;
+  private inbox: HookInbox | null = null;
+  private statusWatch: fs.FSWatcher | null = null;
+  private lastStatus = '';
+
+  constructor(private readonly ctx: DriverContext) {
+    this.configDir = claudeConfigDir(ctx.env);
+    const saved = ctx.saved['uuid'];
+    this.uuid = saved && UUID.test(saved) ? saved : randomUUID();
+    this.reader = new TranscriptReader(this.transcript);
+    this.reader.skipToEnd(); // after a daemon restart, turns already answered are not new
+    this.settingsFile = path.join(ctx.stateDir, 'claude-settings.json');
+  }
+
+  private get transcript(): string {
+    return transcriptFile(this.configDir, this.ctx.cwd, this.uuid);
+  }
+
+  launch(): { args: string[]; env: Record<string, string> } {
+    this.ensureRecords();
+    const hook = installHook(this.ctx.stateDir);
+    const hooks = Object.fromEntries(
+      HOOK_EVENTS.map((event) => [event, [{ matcher: '', hooks: [{ type: 'command', command: hook(event), timeout: 10 }] }]]),
+    );
+    fs.writeFileSync(this.settingsFile, `${JSON.stringify({ hooks }, null, 2)}\n`, { mode: 0o600 });
+    // An existing conversation is continued (restart, Load); --session-id on it would be refused.
+    const conversation = fs.existsSync(this.transcript) ? ['--resume', this.uuid] : ['--session-id', this.uuid];
+    const env: Record<string, string> = { DISABLE_AUTOUPDATER: '1' };
+    // As root, Claude Code refuses --dangerously-skip-permissions unless told it is sandboxed (it is).
+    if (process.getuid?.() === 0) env['IS_SANDBOX'] = '1';
+    return { args: [...conversation, '--settings', this.settingsFile], env };
+  }
+
+  /**
+   * The sandbox grants only paths that exist: without ~/.claude and ~/.claude.json beforehand,
+   * Claude Code would keep its transcript, status and first-run answers in a throwaway home.
+   */
+  private ensureRecords(): void {
+    fs.mkdirSync(path.join(this.configDir, 'sessions'), { recursive: true, mode: 0o700 });
+    const state = this.ctx.env['CLAUDE_CONFIG_DIR'] ? path.join(this.configDir, '.claude.json') : path.join(homeDir(this.ctx.env), '.claude.json');
+    try {
+      fs.writeFileSync(state, '{}\n', { flag: 'wx', mode: 0o600 });
+    } catch {
+      // it exists: never touched (it is the user's)
+    }
+  }
+
+  listen(hint: (h: Hint) => void): void {
+    this.inbox ??= new HookInbox(this.ctx.stateDir, (r) => this.onHook(r, hint));
+    if (this.statusWatch) return;
+    const sessions = path.join(this.configDir, 'sessions');
+    try {
+      this.statusWatch = fs.watch(sessions, (_, name) => {
+        if (name && name.endsWith('.json')) this.onStatus(path.join(sessions, name), hint);
+      });
+      this.statusWatch.on('error', () => this.statusWatch?.close());
+    } catch {
+      // no status file: hooks alone (an interrupt is then seen only by the next hook)
+    }
+  }
+
+  private onHook(r: HookReport, hint: (h: Hint) => void): void {
+    const at = r.at;
+    switch (r.event) {
+      case 'UserPromptSubmit':
+        return hint({ kind: 'submitted', at });
+      case 'PreToolUse':
+      case 'PostToolUse':
+        return hint({ kind: 'running', at });
+      case 'Stop': {
+        // Its transcript can lag the hook: the answer it names is what to wait for there.
+        const answer = r.payload['last_assistant_message'];
+        return hint(typeof answer === 'string' ? { kind: 'idle', at, answer } : { kind: 'idle', at });
+      }
+      case 'PermissionRequest':
+        return hint({ kind: 'waiting', at, why: 'permission' });
+      case 'Notification': {
+        const type = r.payload['notification_type'];
+        if (typeof type === 'string' && WAITING_NOTICES.has(type)) hint({ kind: 'waiting', at, why: type });
+        return;
+      }
+      case 'SessionStart': {
+        // /clear starts a new conversation with a new uuid and file.
+        const id = r.payload['session_id'];
+        if (typeof id === 'string' && UUID.test(id) && id !== this.uuid) {
+          this.uuid = id;
+          this.reader.switchTo(this.transcript);
+        }
+        return;
+      }
+      case 'SessionEnd':
+        if (r.payload['reason'] !== 'clear') hint({ kind: 'ended', at });
+        return;
+    }
+  }
+
+  private onStatus(file: string, hint: (h: Hint) => void): void {
+    const status = readStatus(file);
+    if (!status || status.sessionId !== this.uuid || typeof status.status !== 'string' || status.status === this.lastStatus) return;
+    this.lastStatus = status.status;
+    const at = typeof status.statusUpdatedAt === 'number' ? status.statusUpdatedAt : Date.now();
+    if (status.status === 'busy') hint({ kind: 'running', at });
+    else if (status.status === 'idle') hint({ kind: 'idle', at });
+    else if (status.status === 'waiting') hint({ kind: 'waiting', at, why: String(status.waitingFor ?? 'input') });
+  }
+
+  status(): 'idle' | 'running' | 'waiting' | null {
+    const dir = path.join(this.configDir, 'sessions');
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir).filter((n) => n.endsWith('.json'));
+    } catch {
+      return null;
+    }
+    for (const name of names) {
+      const status = readStatus(path.join(dir, name));
+      if (status?.sessionId !== this.uuid) continue;
+      this.lastStatus = String(status.status);
+      return status.status === 'busy' ? 'running' : status.status === 'waiting' ? 'waiting' : status.status === 'idle' ? 'idle' : null;
+    }
+    return null;
+  }
+
+  takeTurns(): Turn[] {
+    return this.reader.take();
+  }
+
+  record(): Record<string, string> {
+    return { uuid: this.uuid };
+  }
+
+  save(file: string, rendered: string): string[] {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, rendered);
+    const raw = rawFile(file);
+    fs.copyFileSync(this.transcript, raw);
+    return [file, raw];
+  }
+
+  load(file: string): void {
+    const raw = file.endsWith('.jsonl') ? file : rawFile(file);
+    let text: string;
+    try {
+      text = fs.readFileSync(raw, 'utf8');
+    } catch {
+      throw new Error(`${raw} cannot be read: Load takes a file written by Save (its .jsonl lies beside it)`);
+    }
+    // A copy under a new uuid, where Claude Code looks for it: the saved file stays as it was.
+    const uuid = randomUUID();
+    const lines = text.split('\n').map((line) => {
+      if (!line.trim()) return line;
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        if ('sessionId' in entry) entry['sessionId'] = uuid;
+        if ('cwd' in entry) entry['cwd'] = this.ctx.cwd;
+        return JSON.stringify(entry);
+      } catch {
+        throw new Error(`${raw} is not a Claude Code transcript (line "${line.slice(0, 40)}…")`);
+      }
+    });
+    fs.mkdirSync(projectDir(this.configDir, this.ctx.cwd), { recursive: true });
+    this.uuid = uuid;
+    fs.writeFileSync(this.transcript, lines.join('\n'));
+    this.reader.switchTo(this.transcript);
+    this.reader.skipToEnd();
+  }
+
+  close(): void {
+    this.inbox?.close();
+    this.inbox = null;
+    this.statusWatch?.close();
+    this.statusWatch = null;
+  }
+}
+
+interface StatusFile {
+  sessionId?: unknown;
+  status?: unknown;
+  statusUpdatedAt?: unknown;
+  waitingFor?: unknown;
+}
+
+function readStatus(file: string): StatusFile | null {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as StatusFile;
+  } catch {
+    return null; // being rewritten, or gone
+  }
+}
+
+/** The raw .jsonl saved beside a rendered transcript. */
+function rawFile(file: string): string {
+  return file.replace(/\.txt$/, '') + '.jsonl';
+}

@@ -1,0 +1,72 @@
+/**
+ * A driver is the small piece of code a backend may have beyond its data: for agents that say
+ * more than their screen does (hooks, a status file, a transcript of their own), it turns those
+ * into state hints and exact turns. A backend without one is read from its screen (the session's
+ * "quiet" method).
+ */
+export interface Turn {
+  prompt: string;
+  /** Text blocks, and one `Name: input` line per tool call, in order. */
+  parts: { kind: 'text' | 'tool'; text: string }[];
+}
+
+/** `at`: milliseconds since the epoch when the agent said it (a hook's run, not our reading of it). */
+export type Hint =
+  /** The agent took the prompt (it is running). */
+  | { kind: 'submitted'; at: number }
+  | { kind: 'running'; at: number }
+  /** The turn ended (finished or interrupted); `answer`: its last text, when the agent says (to wait for its record). */
+  | { kind: 'idle'; at: number; answer?: string }
+  | { kind: 'waiting'; at: number; why: string }
+  /** The agent's session ended (it is exiting). */
+  | { kind: 'ended'; at: number };
+
+export interface DriverContext {
+  id: string;
+  cwd: string;
+  /** $XDG_STATE_HOME/anvillm/sessions/<id>: granted read-write by every sandbox. */
+  stateDir: string;
+  /** The agent's environment as the daemon sees it (its own plus the backend's env). */
+  env: NodeJS.ProcessEnv;
+  /** What `record()` returned before a daemon restart. */
+  saved: Record<string, string>;
+}
+
+export interface Driver {
+  /** Arguments after the backend's command, and environment, for a start (a conversation that exists is continued). */
+  launch(): { args: string[]; env: Record<string, string> };
+  /** Starts listening; hints arrive at `hint`. */
+  listen(hint: (h: Hint) => void): void;
+  /** What the agent says it is doing now, when it says (after a daemon restart). */
+  status(): 'idle' | 'running' | 'waiting' | null;
+  /** The turns the agent recorded since the last call. */
+  takeTurns(): Turn[];
+  /** What a daemon restart must keep. */
+  record(): Record<string, string>;
+  /** Writes the conversation to `file` (and its raw form beside it); returns the files written. */
+  save(file: string, rendered: string): string[];
+  /** Makes the next `launch()` continue the conversation saved in `file`. */
+  load(file: string): void;
+  close(): void;
+}
+
+export type DriverFactory = (ctx: DriverContext) => Driver;
+
+/** One turn in the transcript format of DESIGN §2 (append-only blocks ending in a blank line). */
+export function formatTurn(prompt: string, answer: string): string {
+  return `USER: ${prompt.replace(/\n+$/, '')}\n\nASSISTANT: ${answer.replace(/\n+$/, '')}\n\n`;
+}
+
+/** The answer of a turn: its text blocks. */
+export function answerOf(turn: Turn): string {
+  return turn.parts
+    .filter((p) => p.kind === 'text')
+    .map((p) => p.text.trim())
+    .join('\n\n');
+}
+
+/** A turn in the transcript format of DESIGN §2: tool calls on their own indented lines. */
+export function renderTurn(turn: Turn): string {
+  const answer = turn.parts.map((p) => (p.kind === 'tool' ? `  [tool] ${p.text}` : p.text.trim())).join('\n');
+  return formatTurn(turn.prompt, turn.parts[0]?.kind === 'tool' ? `\n${answer}` : answer);
+}

@@ -1,0 +1,7 @@
+/** The drivers a backend may name (`driver:` in backends.yaml). */
+import { claudeDriver } from './claude.js';
+import type { DriverFactory } from './driver.js';
+
+export const DRIVERS: Readonly<Record<string, DriverFactory>> = {
+  claude: claudeDriver,
+};
