@@ -61,7 +61,7 @@ describe('anvillm client commands', { skip: needs('tmux', 'bwrap') }, () => {
   it('errors say what to do, with exit 1; bad usage exits 2', async () => {
     const missing = await run('read', 'nosuch');
     assert.equal(missing.code, 1);
-    assert.match(missing.err, /'nosuch' file does not exist/);
+    assert.match(missing.err, /no session "nosuch": `anvillm ls` lists the sessions/);
     assert.equal((await run('new', 'fake')).code, 2);
     assert.equal((await run('wait', 'x', '--timeout', 'soon')).code, 2);
     const help = await run('send', '--help');
@@ -77,6 +77,6 @@ describe('anvillm client commands', { skip: needs('tmux', 'bwrap') }, () => {
       }
     })();
     assert.equal(noDaemon.code, 1);
-    assert.match(noDaemon.err, /no daemon is serving .*elsewhere\/agent: start one with `anvillm serve`/);
+    assert.match(noDaemon.err, /no daemon is serving .*elsewhere\/agent: start one with `anvillm daemon start`/);
   });
 });
