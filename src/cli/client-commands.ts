@@ -240,8 +240,19 @@ const commands: Record<string, (args: string[], io: CommandIO) => Promise<number
       const id = await sessionId(c, args[0]!);
       const events = await c.open('events', OREAD); // first, so no change is missed
       try {
-        if ((await c.readFile(`${id}/state`)).toString().trim() !== state) {
-          await awaitEvent(events, (w) => w[0] === id && w[1] === 'state' && w[3] === state, ms);
+        let now = (await c.readFile(`${id}/state`)).toString().trim();
+        if (now !== state) {
+          try {
+            await awaitEvent(events, (w) => {
+              if (w[0] === id && w[1] === 'state') now = w[3] ?? now;
+              return now === state;
+            }, ms);
+          } catch (e) {
+            if (e instanceof Error && e.message === 'timed out') {
+              throw new Error(`session ${id} is still ${now} after ${timeout} s (waited for ${state}); wait longer with --timeout`);
+            }
+            throw e;
+          }
         }
         return 0;
       } finally {
@@ -262,7 +273,7 @@ const commands: Record<string, (args: string[], io: CommandIO) => Promise<number
         await ctl.close();
       }
     });
-    if (answer) process.stdout.write(answer);
+    if (answer) io.stdout(answer.replace(/\n$/, ''));
     return 0;
   },
 
