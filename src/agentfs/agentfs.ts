@@ -219,22 +219,20 @@ export function agentTree(manager: SessionManager): DirNode {
     const session = await manager.create(backend, cwd, alias);
     return session.id;
   });
-  const list = new SnapshotFile({
-    name: 'list',
-    read: () =>
-      manager
-        .list()
-        .map((i) => `${i.id}\t${i.backend}\t${i.state}\t${i.pid ?? '-'}\t${i.alias ?? '-'}\t${lineField(i.cwd)}\n`)
-        .join(''),
-  });
-  const backends = new SnapshotFile({
-    name: 'backends',
-    read: () =>
-      manager
-        .backends()
-        .map((b) => `${b.name}\t${b.label}\t${b.available ? 'available' : 'missing'}\t${lineField(b.command)}\n`)
-        .join(''),
-  });
+  const listText = () =>
+    manager
+      .list()
+      .map((i) => `${i.id}\t${i.backend}\t${i.state}\t${i.pid ?? '-'}\t${i.alias ?? '-'}\t${lineField(i.cwd)}\n`)
+      .join('');
+  const backendsText = () =>
+    manager
+      .backends()
+      .map((b) => `${b.name}\t${b.label}\t${b.available ? 'available' : 'missing'}\t${lineField(b.command)}\n`)
+      .join('');
+  // list is cheap to compute, so its stat carries its length, as 9pfuse's `cat` wants; backends
+  // reads the backend files and searches PATH, so its stat says 0 (9pfuse's cat reads it anyway).
+  const list = value('list', listText);
+  const backends = new SnapshotFile({ name: 'backends', read: backendsText });
   const events = new StreamFile({ name: 'events', subscribe: (push) => manager.subscribe((e) => push(eventLine(e))) });
   const fixed = new Map<string, Node>([
     ['ctl', ctl],

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * anvillm: the command-line entry point. Exit 0 ok, 1 error (message on stderr), 2 usage.
- * For now: `anvillm serve` and `anvillm sandbox check|show`; the client commands join this table.
+ * The daemon (serve, daemon), local files (sandbox) and the 9P client commands.
  */
 import { fileURLToPath } from 'node:url';
 
@@ -14,7 +14,7 @@ import { serveCommand } from './serve.js';
 const USAGE = `usage: anvillm <command> [args]
 
 commands:
-  serve                       run the daemon in the foreground (serves $NAMESPACE/agent)
+  serve                       the daemon in the foreground (serves $NAMESPACE/agent)
   daemon start|stop|status    the daemon in the background (stop --kill-sessions ends the agents)
   sandbox check [--cwd DIR]   what a session would get from the sandbox policy
   sandbox show                the policy file and a summary
@@ -31,9 +31,13 @@ const commands: Record<string, (args: string[], io: CommandIO) => Promise<number
 
 export async function main(argv: string[], io: CommandIO = processIO): Promise<number> {
   const [name, ...args] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+  if (name === undefined) {
+    io.stderr(USAGE);
+    return 2;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     io.stdout(USAGE);
-    return name === undefined ? 2 : 0;
+    return 0;
   }
   const command = commands[name];
   if (!command) {

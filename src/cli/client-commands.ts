@@ -6,26 +6,74 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 
 import { quoteWords, tokenize } from '../agentfs/words.js';
-import { Client } from '../ninep/client.js';
+import { Client, NinepError } from '../ninep/client.js';
 import { OREAD, ORDWR } from '../ninep/constants.js';
 import { namespaceDir } from '../ninep/namespace.js';
 import { UsageError, type CommandIO } from './io.js';
 
-export const CLIENT_USAGE = `  ls [--json]                        the sessions
-  new <backend> <dir> [--alias a]    start a session; prints its id
-  send <id|alias> [text…] [--wait]   a prompt (stdin when no text); --wait prints the answer
-  read <id> [file]                   a file of the session (default: out)
-  wait <id> [--state S] [--timeout s]  until the session is in state S (default idle)
-  ctl <id> <command…>                stop | kill | restart | save [path] | load <path> | alias <name>
+export const CLIENT_USAGE = `  ls [--json]                 the sessions
+  new <backend> <dir> [--alias a]
+                              start a session; prints its id
+  send <id> [text…] [--wait]  a prompt (stdin when no text); --wait prints the answer
+  read <id> [file]            a file of the session (default: out)
+  wait <id> [--state S] [--timeout s]
+                              until the session is in state S (default idle)
+  ctl <id> <command…>         stop | kill | restart | save [path] | load <path> | alias <name>
   stop <id>, kill <id>, alias <id> <name>
-  attach <id>                        the session's terminal, here (tmux)
-  events                             every event, as it happens`;
+  attach <id>                 the session's terminal, here (tmux; detach with C-b d)
+  events                      every event, as it happens
+  (<id> is a session's id or its alias)`;
+
+/** Each client command's own --help. */
+const HELP: Record<string, string> = {
+  ls: `usage: anvillm ls [--json]
+
+The sessions, newest first: id, backend, state, pid, alias, directory.
+--json prints them as a JSON array (pid and alias null when there are none).`,
+  new: `usage: anvillm new <backend> <dir> [--alias a]
+
+Starts a session of <backend> (see agent/backends) in <dir> and prints its id.`,
+  send: `usage: anvillm send <id|alias> [text…] [--wait]
+
+Sends the words as one prompt, or stdin when there are none. A prompt sent while the agent
+works is queued. --wait waits for the answer and prints it (send one prompt at a time).`,
+  read: `usage: anvillm read <id|alias> [file]
+
+Prints a file of the session: out (the default; the last answer), transcript, screen, err,
+state, pid, cwd, backend, attach, alias, winid, context.`,
+  wait: `usage: anvillm wait <id|alias> [--state S] [--timeout s]
+
+Returns once the session is in state S (default idle): starting idle running waiting exited
+error. With --timeout, fails after s seconds.`,
+  ctl: `usage: anvillm ctl <id|alias> <command…>
+
+Writes one command to the session's ctl: stop, kill, restart, save [path], load <path>,
+alias <name>. Prints what the command answers (save: the file it wrote).`,
+  stop: `usage: anvillm stop <id|alias>
+
+Interrupts what the agent is doing (its backend's stop keys, e.g. Escape) and drops the
+prompts queued behind it; the session stays.`,
+  kill: `usage: anvillm kill <id|alias>
+
+Ends the session and its agent; it stays listed as exited.`,
+  alias: `usage: anvillm alias <id|alias> <name>
+
+Names the session: letters, digits, _ and -, unique, not 8 hex digits.`,
+  attach: `usage: anvillm attach <id|alias>
+
+Attaches this terminal to the session's tmux window, to answer what the agent asks at its
+terminal. Detach with C-b d: the agent keeps running.`,
+  events: `usage: anvillm events
+
+Prints every event from now on, one per line, until interrupted:
+  <id> new <backend> <cwd> | state <old> <new> | alias <name> | out | exit <status> | error <text>`,
+};
 
 async function connect(io: CommandIO): Promise<Client> {
   try {
     return await Client.dial('agent', { env: io.env });
   } catch {
-    throw new Error(`no daemon is serving ${path.join(namespaceDir(io.env), 'agent')}: start one with \`anvillm serve\` (or npm start)`);
+    throw new Error(`no daemon is serving ${path.join(namespaceDir(io.env), 'agent')}: start one with \`anvillm daemon start\` (or \`anvillm serve\` in the foreground)`);
   }
 }
 
@@ -35,6 +83,33 @@ async function withClient<T>(io: CommandIO, f: (c: Client) => Promise<T>): Promi
     return await f(c);
   } finally {
     c.close();
+  }
+}
+
+const SESSION_FILES = 'in out transcript screen err ctl state pid cwd backend attach alias winid context';
+
+function notFound(e: unknown): boolean {
+  return e instanceof NinepError && /does not exist/.test(e.message);
+}
+
+/** The id of the session named `who` (an id or an alias), or an error saying how to find one. */
+async function sessionId(c: Client, who: string): Promise<string> {
+  const bad = who === '' || who.includes('/') || ['ctl', 'list', 'backends', 'events'].includes(who);
+  try {
+    if (!bad) return (await c.stat(who)).name;
+  } catch (e) {
+    if (!notFound(e)) throw e;
+  }
+  throw new Error(`no session "${who}": \`anvillm ls\` lists the sessions, by id and alias`);
+}
+
+/** A file of a session, read whole; a missing file is named with the ones there are. */
+async function readSessionFile(c: Client, id: string, file: string): Promise<Buffer> {
+  try {
+    return await c.readFile(`${id}/${file}`);
+  } catch (e) {
+    if (notFound(e)) throw new Error(`session ${id} has no file "${file}"; it has: ${SESSION_FILES}`);
+    throw e;
   }
 }
 
@@ -126,7 +201,7 @@ const commands: Record<string, (args: string[], io: CommandIO) => Promise<number
     const [who, ...words] = args;
     const text = words.length > 0 ? words.join(' ') : await readStdin();
     return withClient(io, async (c) => {
-      const id = (await c.stat(who!)).name; // an alias resolves to the id
+      const id = await sessionId(c, who!); // an alias resolves to the id
       const events = wait ? await c.open('events', OREAD) : null;
       try {
         await c.writeFile(`${id}/in`, text);
@@ -150,7 +225,7 @@ const commands: Record<string, (args: string[], io: CommandIO) => Promise<number
   async read(args, io) {
     need(args, 1, 'read <id> [file]');
     const [who, file = 'out'] = args;
-    const data = await withClient(io, async (c) => (await c.readFile(`${who}/${file}`)).toString());
+    const data = await withClient(io, async (c) => (await readSessionFile(c, await sessionId(c, who!), file)).toString());
     process.stdout.write(data);
     return 0;
   },
@@ -162,11 +237,22 @@ const commands: Record<string, (args: string[], io: CommandIO) => Promise<number
     const ms = timeout === undefined ? undefined : Number(timeout) * 1000;
     if (ms !== undefined && !(ms > 0)) throw new UsageError('--timeout takes seconds');
     return withClient(io, async (c) => {
-      const id = (await c.stat(args[0]!)).name;
+      const id = await sessionId(c, args[0]!);
       const events = await c.open('events', OREAD); // first, so no change is missed
       try {
-        if ((await c.readFile(`${id}/state`)).toString().trim() !== state) {
-          await awaitEvent(events, (w) => w[0] === id && w[1] === 'state' && w[3] === state, ms);
+        let now = (await c.readFile(`${id}/state`)).toString().trim();
+        if (now !== state) {
+          try {
+            await awaitEvent(events, (w) => {
+              if (w[0] === id && w[1] === 'state') now = w[3] ?? now;
+              return now === state;
+            }, ms);
+          } catch (e) {
+            if (e instanceof Error && e.message === 'timed out') {
+              throw new Error(`session ${id} is still ${now} after ${timeout} s (waited for ${state}); wait longer with --timeout`);
+            }
+            throw e;
+          }
         }
         return 0;
       } finally {
@@ -179,7 +265,7 @@ const commands: Record<string, (args: string[], io: CommandIO) => Promise<number
     need(args, 2, 'ctl <id> <command…>');
     const [who, ...words] = args;
     const answer = await withClient(io, async (c) => {
-      const ctl = await c.open(`${who}/ctl`, ORDWR);
+      const ctl = await c.open(`${await sessionId(c, who!)}/ctl`, ORDWR);
       try {
         await ctl.write(`${quoteWords(words)}\n`);
         return (await ctl.read()).toString();
@@ -187,7 +273,7 @@ const commands: Record<string, (args: string[], io: CommandIO) => Promise<number
         await ctl.close();
       }
     });
-    if (answer) process.stdout.write(answer);
+    if (answer) io.stdout(answer.replace(/\n$/, ''));
     return 0;
   },
 
@@ -197,9 +283,21 @@ const commands: Record<string, (args: string[], io: CommandIO) => Promise<number
 
   async attach(args, io) {
     need(args, 1, 'attach <id>');
-    const argv = tokenize(await withClient(io, async (c) => (await c.readFile(`${args[0]}/attach`)).toString()));
+    if (args.length > 1) throw new UsageError('usage: anvillm attach <id>');
+    const argv = await withClient(io, async (c) => {
+      const id = await sessionId(c, args[0]!);
+      const state = (await readSessionFile(c, id, 'state')).toString().trim();
+      if (state === 'exited') {
+        throw new Error(`session ${id} has exited: there is no terminal to attach; \`anvillm read ${id} transcript\` shows what it did`);
+      }
+      return tokenize((await readSessionFile(c, id, 'attach')).toString());
+    });
+    if (!process.stdin.isTTY) {
+      throw new Error(`attach needs a terminal; from elsewhere run: ${quoteWords(argv)}`);
+    }
     return new Promise((resolve) => {
-      const child = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit' });
+      // tmux attaches this terminal; detaching (C-b d) ends it with status 0.
+      const child = spawn(argv[0]!, argv.slice(1), { stdio: 'inherit', env: io.env });
       child.on('exit', (code) => resolve(code ?? 1));
       child.on('error', (e) => {
         io.stderr(`anvillm attach: ${e.message}`);
@@ -223,7 +321,7 @@ export const clientCommands = Object.fromEntries(
     name,
     async (args: string[], io: CommandIO) => {
       if (args.includes('--help') || args.includes('-h')) {
-        io.stdout(`usage: anvillm ${name} …\n${CLIENT_USAGE}`);
+        io.stdout(HELP[name] ?? `usage: anvillm ${name}`);
         return 0;
       }
       return run([...args], io);

@@ -87,9 +87,19 @@ export async function notify(io: CommandIO, options: NotifyOptions = {}): Promis
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  if (process.argv.slice(2).some((a) => a === '--help' || a === '-h')) {
-    console.log('usage: anvillm-notify   (notify-send on every running → idle of a session)');
+  const args = process.argv.slice(2);
+  const usage = `usage: anvillm-notify
+
+Follows agent/events and runs notify-send "<directory> (<alias or id>)" "<first line of out>"
+each time a session goes running → idle. Runs until interrupted; dials again when the daemon
+restarts. Without notify-send it says so once and prints the notifications instead.`;
+  if (args.some((a) => a === '--help' || a === '-h')) {
+    console.log(usage);
     process.exit(0);
+  }
+  if (args.length > 0) {
+    console.error(usage);
+    process.exit(2);
   }
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());

@@ -1,5 +1,6 @@
 /** The anvillm client subcommands against a daemon's agent/ (in-process, over a real socket). */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
@@ -10,7 +11,7 @@ import { post, type Posted } from '../../src/ninep/namespace.js';
 import { Server } from '../../src/ninep/server.js';
 import type { SessionManager } from '../../src/session/manager.js';
 import { fakeEnv, type FakeEnv } from '../fixtures/fake-env.js';
-import { needs } from '../helpers.js';
+import { needs, repoRoot } from '../helpers.js';
 
 describe('anvillm client commands', { skip: needs('tmux', 'bwrap') }, () => {
   let world: FakeEnv;
@@ -54,14 +55,40 @@ describe('anvillm client commands', { skip: needs('tmux', 'bwrap') }, () => {
     assert.equal(manager.get('renamed')?.id, id);
     const saved = await run('ctl', 'renamed', 'save', 'notes.txt');
     assert.equal(saved.code, 0, saved.err);
+    assert.equal(saved.out, path.join(dir, 'notes.txt'), 'save answers the file it wrote');
     assert.equal((await run('kill', 'renamed')).code, 0);
     assert.equal(manager.get(id)!.state, 'exited');
+  });
+
+  it('as a program: send reads the prompt from stdin, read prints a file, wait gives up with the state it saw', { timeout: 60_000 }, async () => {
+    const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'anvillm.js');
+    const program = (args: string[], input = '') =>
+      new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+        const child = execFile(process.execPath, [cli, ...args], { env }, (e, out, err) =>
+          resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, out, err }),
+        );
+        child.stdin!.end(input);
+      });
+    const created = await run('new', 'fake', world.project('stdin project'), '--alias', 'piped');
+    assert.equal(created.code, 0, created.err);
+    assert.equal((await run('wait', 'piped', '--timeout', '20')).code, 0);
+    const sent = await program(['send', 'piped', '--wait'], 'from stdin\nsecond line\n'); // the last newline is trimmed
+    assert.deepEqual(sent, { code: 0, out: 'You said: from stdin (22 bytes)\n', err: '' });
+    const transcript = await program(['read', 'piped', 'transcript']);
+    assert.match(transcript.out, /^USER: from stdin\nsecond line\n\nASSISTANT: You said: from stdin/);
+    const missing = await program(['read', 'piped', 'summary']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.err, /^anvillm read: session [0-9a-f]{8} has no file "summary"; it has: in out transcript/);
+    const late = await program(['wait', 'piped', '--state', 'running', '--timeout', '0.5']);
+    assert.equal(late.code, 1);
+    assert.match(late.err, /^anvillm wait: session [0-9a-f]{8} is still idle after 0\.5 s \(waited for running\)/);
+    assert.equal((await run('kill', 'piped')).code, 0);
   });
 
   it('errors say what to do, with exit 1; bad usage exits 2', async () => {
     const missing = await run('read', 'nosuch');
     assert.equal(missing.code, 1);
-    assert.match(missing.err, /'nosuch' file does not exist/);
+    assert.match(missing.err, /no session "nosuch": `anvillm ls` lists the sessions/);
     assert.equal((await run('new', 'fake')).code, 2);
     assert.equal((await run('wait', 'x', '--timeout', 'soon')).code, 2);
     const help = await run('send', '--help');
@@ -77,6 +104,6 @@ describe('anvillm client commands', { skip: needs('tmux', 'bwrap') }, () => {
       }
     })();
     assert.equal(noDaemon.code, 1);
-    assert.match(noDaemon.err, /no daemon is serving .*elsewhere\/agent: start one with `anvillm serve`/);
+    assert.match(noDaemon.err, /no daemon is serving .*elsewhere\/agent: start one with `anvillm daemon start`/);
   });
 });

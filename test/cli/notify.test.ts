@@ -66,4 +66,29 @@ describe('anvillm-notify', { skip: needs('tmux', 'bwrap') }, () => {
       await running;
     }
   });
+
+  it('without notify-send: says so once, with how to install it, and prints each notification instead', async () => {
+    const controller = new AbortController();
+    const out: string[] = [];
+    const err: string[] = [];
+    const empty = path.join(world.root, 'empty-bin');
+    fs.mkdirSync(empty, { recursive: true });
+    const io: CommandIO = { env: { ...env, PATH: empty }, stdout: (l) => out.push(l), stderr: (l) => err.push(l) };
+    const running = notify(io, { signal: controller.signal, retryMs: 100 });
+    try {
+      await until(() => server.connections > 0, 'notify to dial');
+      const s = await manager.create('fake', world.project('quiet-desk'), 'nodesk');
+      await until(() => s.state === 'idle', 'idle', 20_000);
+      s.prompt('one');
+      await until(() => out.length === 1, 'the first notification', 20_000);
+      await until(() => s.state === 'idle', 'idle');
+      s.prompt('two');
+      await until(() => out.length === 2, 'the second notification', 20_000);
+      assert.deepEqual(out, ['quiet-desk (nodesk): You said: one (3 bytes)', 'quiet-desk (nodesk): You said: two (3 bytes)']);
+      assert.deepEqual(err, ['anvillm-notify: notify-send not found (Debian: apt-get install libnotify-bin); printing notifications here']);
+    } finally {
+      controller.abort();
+      await running;
+    }
+  });
 });

@@ -71,7 +71,7 @@ describe('tmux driver', { skip: needs('tmux') }, () => {
       session: SESSION,
       name: 'aaaa0001',
       cwd,
-      argv: [process.execPath, '-e', `require('fs').writeFileSync(${JSON.stringify(report)}, JSON.stringify({ cwd: process.cwd(), secret: process.env.SECRET_KEY }))`],
+      argv: [process.execPath, '-e', `const f = require('fs'); f.writeFileSync(${JSON.stringify(`${report}.part`)}, JSON.stringify({ cwd: process.cwd(), secret: process.env.SECRET_KEY })); f.renameSync(${JSON.stringify(`${report}.part`)}, ${JSON.stringify(report)})`],
       env: { SECRET_KEY: secret },
     });
     await until(() => fs.existsSync(report), 'the agent to run');
@@ -110,7 +110,8 @@ describe('tmux driver', { skip: needs('tmux') }, () => {
       size: { cols: 100, rows: 30 },
     });
     await until(() => deaths.slice(seen).some(([p]) => p === w.paneId), 'the pane to die');
-    assert.deepEqual(deaths.slice(seen), [[w.paneId, 7]]);
+    // (An earlier test's killed pane may report its death late: count only this one's.)
+    assert.deepEqual(deaths.slice(seen).filter(([p]) => p === w.paneId), [[w.paneId, 7]]);
     assert.equal(textOf(w.paneId), 'first\r\nsecond é\r\n');
     // (tmux scrolls a dead pane by a line to print "Pane is dead": the first line may be history.)
     const screen = await tmux.capture(SESSION, w.paneId);
@@ -133,7 +134,7 @@ describe('tmux driver', { skip: needs('tmux') }, () => {
       let buf = Buffer.alloc(0);
       process.stdin.on('data', (d) => { buf = Buffer.concat([buf, d]);
         const end = buf.indexOf('\\x1b[201~');
-        if (end >= 0) { require('fs').writeFileSync(${JSON.stringify(got)}, buf.subarray(0, end + 6)); process.exit(0); } });`;
+        if (end >= 0) { const f = require('fs'); f.writeFileSync(${JSON.stringify(`${got}.part`)}, buf.subarray(0, end + 6)); f.renameSync(${JSON.stringify(`${got}.part`)}, ${JSON.stringify(got)}); process.exit(0); } });`;
     const w = await tmux.newWindow({ session: SESSION, name: 'aaaa0004', cwd: tmp.dir, argv: [process.execPath, '-e', recorder], env: {} });
     await until(() => textOf(w.paneId).includes('> '), 'the prompt');
     let prompt = '';
@@ -172,7 +173,7 @@ describe('tmux driver', { skip: needs('tmux') }, () => {
   it('sends named keys', async () => {
     const got = path.join(tmp.dir, 'keys');
     const reader = `process.stdin.setRawMode(true); let b = ''; process.stdout.write('ready');
-      process.stdin.on('data', (d) => { b += d.toString('latin1'); if (b.includes('\\r')) { require('fs').writeFileSync(${JSON.stringify(got)}, b); process.exit(0); } });`;
+      process.stdin.on('data', (d) => { b += d.toString('latin1'); if (b.includes('\\r')) { const f = require('fs'); f.writeFileSync(${JSON.stringify(`${got}.part`)}, b); f.renameSync(${JSON.stringify(`${got}.part`)}, ${JSON.stringify(got)}); process.exit(0); } });`;
     const w = await tmux.newWindow({ session: SESSION, name: 'aaaa0005', cwd: tmp.dir, argv: [process.execPath, '-e', reader], env: {} });
     await until(() => textOf(w.paneId).includes('ready'), 'the reader');
     await tmux.sendKeys(SESSION, w.paneId, ['Escape', 'C-c', 'Enter']);
