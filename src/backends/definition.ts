@@ -48,8 +48,11 @@ export interface BackendDefinition {
   /** Slash commands a prompt may start with; others need the terminal ("use Attach"). */
   slashCommands: string[];
   save: SaveMethod;
-  /** How to cut the response out of the screen: lines matching these are removed. */
-  response: { strip: RegExp[] };
+  /**
+   * How to cut the response out of the agent's output: lines matching `strip` are dropped, then
+   * the text matching `remove` is cut out of every line (e.g. a marker the agent puts before its answer).
+   */
+  response: { strip: RegExp[]; remove: RegExp[] };
 }
 
 export function capitalise(name: string): string {
@@ -72,11 +75,14 @@ export function defaults(name: string): BackendDefinition {
     submit: { keys: ['Enter'], delayMs: 150 },
     slashCommands: [],
     save: { method: 'transcript' },
-    response: { strip: [] },
+    response: { strip: [], remove: [] },
   };
 }
 
 const PROXIES = ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'https_proxy', 'http_proxy', 'no_proxy'];
+
+/** Kiro's classic prompt when idle: "[agent] !> " (! = all tools trusted); tmux drops the trailing space. */
+const KIRO_PROMPT = /^(\[[\w.-]+\] )?!?>$/m;
 
 /** The built-in backends. Their specifics (hooks, transcripts) live with each backend's issue. */
 export const BUILTIN: readonly BackendDefinition[] = [
@@ -103,12 +109,21 @@ export const BUILTIN: readonly BackendDefinition[] = [
   {
     ...defaults('kiro-cli'),
     label: 'Kiro',
-    command: ['kiro-cli', 'chat', '--trust-all-tools'],
-    install: 'install the Kiro CLI (kiro-cli, from kiro.dev) and put it on PATH',
+    // --legacy-ui: the classic line interface (the default terminal UI redraws a full screen).
+    command: ['kiro-cli', 'chat', '--legacy-ui', '--trust-all-tools'],
+    install: 'curl -fsSL https://cli.kiro.dev/install | bash, then kiro-cli login (see kiro.dev/docs/cli)',
     env: { NO_COLOR: '1' },
     passEnv: ['KIRO_*', 'AWS_*', ...PROXIES],
+    startup: { timeoutMs: 30_000, dialogs: [], ready: KIRO_PROMPT },
+    state: { method: 'quiet', quietMs: 500, busy: /Thinking\.\.\.$/m, ready: KIRO_PROMPT },
+    stopKeys: ['C-c'],
     slashCommands: ['/chat load', '/chat save', '/help', '/agent list'],
-    save: { method: 'command', save: '/chat save {path}', load: '/chat load {path}' },
+    save: { method: 'command', save: '/chat save {path} --force', load: '/chat load {path}' },
+    response: {
+      strip: [/^▸ Credits: /, /^✓ \d+ of \d+ hooks finished/, /^warning: \w+ hook failed/, /^I will run the following shell command/, /^🛠️ +Using tool: /, /^ ● Completed/],
+      // The answer starts after Kiro's "> " marker.
+      remove: [/^> /],
+    },
   },
   {
     ...defaults('codex'),

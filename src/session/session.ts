@@ -428,7 +428,8 @@ export class Session {
     const lines = text
       .split('\n')
       .map((line) => line.replace(/\s+$/, ''))
-      .filter((line) => !strip.some((re) => re.test(line)));
+      .filter((line) => !strip.some((re) => re.test(line)))
+      .map((line) => this.def.response.remove.reduce((l, re) => l.replace(re, ''), line));
     return lines.join('\n').replace(/^\s*\n/, '').replace(/\s+$/, '');
   }
 }
