@@ -52,7 +52,16 @@ export interface BackendDefinition {
    * How to cut the response out of the agent's output: lines matching `strip` are dropped, then
    * the text matching `remove` is cut out of every line (e.g. a marker the agent puts before its answer).
    */
-  response: { strip: RegExp[]; remove: RegExp[] };
+  response: {
+    strip: RegExp[];
+    remove: RegExp[];
+    /**
+     * Where the answer is read: `output`, the text the agent printed since the prompt (programs
+     * that print lines); `screen`, the pane (with its history) when the turn ends, from the
+     * prompt's echo to the last line matching state.ready (full-screen programs, which redraw).
+     */
+    source: 'output' | 'screen';
+  };
 }
 
 export function capitalise(name: string): string {
@@ -75,7 +84,7 @@ export function defaults(name: string): BackendDefinition {
     submit: { keys: ['Enter'], delayMs: 150 },
     slashCommands: [],
     save: { method: 'transcript' },
-    response: { strip: [], remove: [] },
+    response: { strip: [], remove: [], source: 'output' },
   };
 }
 
@@ -123,13 +132,22 @@ export const BUILTIN: readonly BackendDefinition[] = [
       strip: [/^▸ Credits: /, /^✓ \d+ of \d+ hooks finished/, /^warning: \w+ hook failed/, /^I will run the following shell command/, /^🛠️ +Using tool: /, /^ ● Completed/],
       // The answer starts after Kiro's "> " marker.
       remove: [/^> /],
+      source: 'output',
     },
   },
   {
     ...defaults('codex'),
-    command: ['codex'],
+    // Our sandbox is the safety layer. --no-daemon: no shared `codex app-server` outliving the
+    // session (each session's sandbox would kill it under the others).
+    command: ['codex', '--dangerously-bypass-approvals-and-sandbox', '--no-daemon'],
     install: 'npm install -g @openai/codex',
     passEnv: ['OPENAI_*', 'CODEX_*', ...PROXIES],
+    startup: { timeoutMs: 60_000, dialogs: [], ready: /^› /m },
+    state: { method: 'quiet', quietMs: 600, busy: /esc to interrupt/, ready: /^› /m },
+    stopKeys: ['Escape'],
+    // A full-screen program: the answer is read off the pane, "• " before its first line and
+    // two spaces before the others.
+    response: { strip: [/^\s*Worked for /, /^\s*└ Tip: /, /^■ Conversation interrupted/], remove: [/^[•◦] /, /^  /], source: 'screen' },
   },
   {
     ...defaults('gemini'),
