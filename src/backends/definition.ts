@@ -93,6 +93,9 @@ const PROXIES = ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'https_proxy', 'http_p
 /** Kiro's classic prompt when idle: "[agent] !> " (! = all tools trusted); tmux drops the trailing space. */
 const KIRO_PROMPT = /^(\[[\w.-]+\] )?!?>$/m;
 
+/** Gemini CLI's empty input box ("*" in YOLO mode, ">" otherwise). */
+const GEMINI_INPUT = /^ [*>] +Type your message/m;
+
 /** The built-in backends. Their specifics (hooks, transcripts) live with each backend's issue. */
 export const BUILTIN: readonly BackendDefinition[] = [
   {
@@ -151,9 +154,21 @@ export const BUILTIN: readonly BackendDefinition[] = [
   },
   {
     ...defaults('gemini'),
+    // Our sandbox is the safety layer.
     command: ['gemini', '--yolo'],
     install: 'npm install -g @google/gemini-cli',
+    // Without it Gemini CLI asks whether to trust the folder (answered below if it still does).
     env: { GEMINI_CLI_TRUST_WORKSPACE: 'true' },
     passEnv: ['GEMINI_*', 'GOOGLE_*', ...PROXIES],
+    startup: {
+      timeoutMs: 60_000,
+      dialogs: [{ match: /Do you trust the files in this folder\?/, keys: ['Enter'] }],
+      ready: GEMINI_INPUT,
+    },
+    state: { method: 'quiet', quietMs: 600, busy: /esc to cancel/, ready: GEMINI_INPUT },
+    stopKeys: ['Escape'],
+    // A full-screen program: the answer is read off the pane, "✦ " before its first line and two
+    // spaces before the others; the input box's frame is not part of it.
+    response: { strip: [/^\s*\? for shortcuts$/, /^─+$/, /^ YOLO Ctrl\+Y$/], remove: [/^✦ /, /^  /], source: 'screen' },
   },
 ];
