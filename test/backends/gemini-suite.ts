@@ -2,7 +2,7 @@
  * The built-in gemini backend with the REAL Gemini CLI (@google/gemini-cli, pinned in
  * .ci/agents/package.json) against a mock Gemini API on 127.0.0.1 (its model router's
  * :generateContent, then :streamGenerateContent), in real tmux and bubblewrap. Skipped, saying how
- * to install it, when the CLI is not installed.
+ * to install it, when the CLI is not installed. Run by real-agents.test.ts.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -21,7 +21,7 @@ describe('gemini (the real CLI, against a mock API)', { skip: needs('tmux', 'bwr
   let s: Session;
 
   before(async () => {
-    world = await realAgentWorld({ rw: ['{HOME}/.gemini'] });
+    world = await realAgentWorld();
     fs.mkdirSync(path.join(world.home, '.gemini'));
     fs.writeFileSync(path.join(world.home, '.gemini', 'settings.json'), JSON.stringify({ security: { auth: { selectedType: 'gemini-api-key' } } }));
     world.env['GEMINI_API_KEY'] = 'mock-key';

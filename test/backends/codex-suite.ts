@@ -1,7 +1,7 @@
 /**
  * The built-in codex backend with the REAL Codex CLI (@openai/codex, pinned in
  * .ci/agents/package.json) against a mock Responses API on 127.0.0.1, in real tmux and bubblewrap.
- * Skipped, saying how to install it, when the CLI is not installed.
+ * Skipped, saying how to install it, when the CLI is not installed. Run by real-agents.test.ts.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -20,7 +20,7 @@ describe('codex (the real CLI, against a mock API)', { skip: needs('tmux', 'bwra
   let s: Session;
 
   before(async () => {
-    world = await realAgentWorld({ rwx: ['{HOME}/.codex'] });
+    world = await realAgentWorld();
     fs.mkdirSync(path.join(world.home, '.codex'));
     fs.writeFileSync(
       path.join(world.home, '.codex', 'config.toml'),
