@@ -12,7 +12,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { BackendDefinition } from '../backends/definition.js';
 import type { Tmux } from '../tmux/tmux.js';
 import { aliasProblem } from './ids.js';
-import { descendants } from './processes.js';
+import { descendants, endTree, startTime } from './processes.js';
 import { plainText } from './terminal-text.js';
 import type { SessionEvent, SessionInfo, State } from './types.js';
 
@@ -196,7 +196,11 @@ export class Session {
     this.clearTimer();
     this.queue = [];
     this.killing = true; // the window's close, which arrives first, is ours
+    // Recorded before the window goes: a process that ignores the hangup or left the terminal's
+    // session (a daemon the agent started) is ended too.
+    const tree = this.pid ? [this.pid, ...descendants(this.pid)].map((pid) => ({ pid, start: startTime(pid) })) : [];
     await this.host.tmux.killWindow(this.tmuxSession, this.windowId);
+    await endTree(tree);
     if (!this.ended) {
       this.setState('exited');
       this.host.emit({ id: this.id, kind: 'exit', status: null });
