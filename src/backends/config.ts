@@ -17,7 +17,7 @@
  *       submit: {keys: [Enter], delay_ms: 150}
  *       slash_commands: {allow: ["/help"]}
  *       save: {method: command, save: "/chat save {path}", load: "/chat load {path}"}
- *       response: {strip: ["^> .*$"]}
+ *       response: {strip: ["^> .*$"], remove: ["^● "], source: output}
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -161,8 +161,9 @@ function parseBackend(y: YamlFile, name: string, node: Entry, known: Map<string,
         break;
       }
       case 'response':
-        for (const s of y.entries(e.value, e.field, ['strip'])) {
-          def.response.strip = y.list(s).map((item, i) => y.regex(s, item, `${s.field}[${i}]`));
+        for (const s of y.entries(e.value, e.field, ['strip', 'remove', 'source'])) {
+          if (s.key === 'source') def.response.source = y.oneOf(s, ['output', 'screen'] as const);
+          else def.response[s.key as 'strip' | 'remove'] = y.list(s).map((item, i) => y.regex(s, item, `${s.field}[${i}]`));
         }
         break;
     }

@@ -50,8 +50,20 @@ export interface BackendDefinition {
   /** Slash commands a prompt may start with; others need the terminal ("use Attach"). */
   slashCommands: string[];
   save: SaveMethod;
-  /** How to cut the response out of the screen: lines matching these are removed. */
-  response: { strip: RegExp[] };
+  /**
+   * How to cut the response out of the agent's output: lines matching `strip` are dropped, then
+   * the text matching `remove` is cut out of every line (e.g. a marker the agent puts before its answer).
+   */
+  response: {
+    strip: RegExp[];
+    remove: RegExp[];
+    /**
+     * Where the answer is read: `output`, the text the agent printed since the prompt (programs
+     * that print lines); `screen`, the pane (with its history) when the turn ends, from the
+     * prompt's echo to the last line matching state.ready (full-screen programs, which redraw).
+     */
+    source: 'output' | 'screen';
+  };
 }
 
 export function capitalise(name: string): string {
@@ -75,11 +87,17 @@ export function defaults(name: string): BackendDefinition {
     submit: { keys: ['Enter'], delayMs: 150 },
     slashCommands: [],
     save: { method: 'transcript' },
-    response: { strip: [] },
+    response: { strip: [], remove: [], source: 'output' },
   };
 }
 
 const PROXIES = ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'https_proxy', 'http_proxy', 'no_proxy'];
+
+/** Kiro's classic prompt when idle: "[agent] !> " (! = all tools trusted); tmux drops the trailing space. */
+const KIRO_PROMPT = /^(\[[\w.-]+\] )?!?>$/m;
+
+/** Gemini CLI's empty input box ("*" in YOLO mode, ">" otherwise). */
+const GEMINI_INPUT = /^ [*>] +Type your message/m;
 
 /** The built-in backends. Their specifics (hooks, transcripts) live with each backend's issue. */
 export const BUILTIN: readonly BackendDefinition[] = [
@@ -118,24 +136,54 @@ export const BUILTIN: readonly BackendDefinition[] = [
   {
     ...defaults('kiro-cli'),
     label: 'Kiro',
-    command: ['kiro-cli', 'chat', '--trust-all-tools'],
-    install: 'install the Kiro CLI (kiro-cli, from kiro.dev) and put it on PATH',
+    // --legacy-ui: the classic line interface (the default terminal UI redraws a full screen).
+    command: ['kiro-cli', 'chat', '--legacy-ui', '--trust-all-tools'],
+    install: 'curl -fsSL https://cli.kiro.dev/install | bash, then kiro-cli login (see kiro.dev/docs/cli)',
     env: { NO_COLOR: '1' },
     passEnv: ['KIRO_*', 'AWS_*', ...PROXIES],
+    startup: { timeoutMs: 30_000, dialogs: [], ready: KIRO_PROMPT },
+    state: { method: 'quiet', quietMs: 500, busy: /Thinking\.\.\.$/m, ready: KIRO_PROMPT },
+    stopKeys: ['C-c'],
     slashCommands: ['/chat load', '/chat save', '/help', '/agent list'],
-    save: { method: 'command', save: '/chat save {path}', load: '/chat load {path}' },
+    save: { method: 'command', save: '/chat save {path} --force', load: '/chat load {path}' },
+    response: {
+      strip: [/^▸ Credits: /, /^✓ \d+ of \d+ hooks finished/, /^warning: \w+ hook failed/, /^I will run the following shell command/, /^🛠️ +Using tool: /, /^ ● Completed/],
+      // The answer starts after Kiro's "> " marker.
+      remove: [/^> /],
+      source: 'output',
+    },
   },
   {
     ...defaults('codex'),
-    command: ['codex'],
+    // Our sandbox is the safety layer. --no-daemon: no shared `codex app-server` outliving the
+    // session (each session's sandbox would kill it under the others).
+    command: ['codex', '--dangerously-bypass-approvals-and-sandbox', '--no-daemon'],
     install: 'npm install -g @openai/codex',
     passEnv: ['OPENAI_*', 'CODEX_*', ...PROXIES],
+    startup: { timeoutMs: 60_000, dialogs: [], ready: /^› /m },
+    state: { method: 'quiet', quietMs: 600, busy: /esc to interrupt/, ready: /^› /m },
+    stopKeys: ['Escape'],
+    // A full-screen program: the answer is read off the pane, "• " before its first line and
+    // two spaces before the others.
+    response: { strip: [/^\s*Worked for /, /^\s*└ Tip: /, /^■ Conversation interrupted/], remove: [/^[•◦] /, /^  /], source: 'screen' },
   },
   {
     ...defaults('gemini'),
+    // Our sandbox is the safety layer.
     command: ['gemini', '--yolo'],
     install: 'npm install -g @google/gemini-cli',
+    // Without it Gemini CLI asks whether to trust the folder (answered below if it still does).
     env: { GEMINI_CLI_TRUST_WORKSPACE: 'true' },
     passEnv: ['GEMINI_*', 'GOOGLE_*', ...PROXIES],
+    startup: {
+      timeoutMs: 60_000,
+      dialogs: [{ match: /Do you trust the files in this folder\?/, keys: ['Enter'] }],
+      ready: GEMINI_INPUT,
+    },
+    state: { method: 'quiet', quietMs: 600, busy: /esc to cancel/, ready: GEMINI_INPUT },
+    stopKeys: ['Escape'],
+    // A full-screen program: the answer is read off the pane, "✦ " before its first line and two
+    // spaces before the others; the input box's frame is not part of it.
+    response: { strip: [/^\s*\? for shortcuts$/, /^─+$/, /^ YOLO Ctrl\+Y$/], remove: [/^✦ /, /^  /], source: 'screen' },
   },
 ];

@@ -37,6 +37,7 @@ filesystem:
     - "{HOME}/.claude"
     - "{HOME}/.claude.json"
     - "{HOME}/.kiro"
+    - "{HOME}/.gemini"
     - /dev/null
   # read + execute
   rox:
@@ -57,8 +58,9 @@ filesystem:
     - /etc/ssl
     - /etc/ca-certificates
     - /etc/localtime
-  # read-write + execute
-  rwx: []
+  # read-write + execute (Codex runs programs it keeps in ~/.codex)
+  rwx:
+    - "{HOME}/.codex"
 
 network:
   # false: no TCP at all.

@@ -28,3 +28,30 @@ export function descendants(pid: number): number[] {
   }
   return out;
 }
+
+/** When `pid` started (clock ticks after boot), to tell it from a later process given the same pid; null if it is gone. */
+export function startTime(pid: number): string | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Ends what is left of a process tree recorded before its terminal closed: those still alive
+ * after `graceMs` (a program may ignore the hangup, or have left its session) get SIGKILL.
+ */
+export async function endTree(tree: { pid: number; start: string | null }[], graceMs = 1000): Promise<void> {
+  const left = () => tree.filter((p) => p.start !== null && startTime(p.pid) === p.start);
+  const end = Date.now() + graceMs;
+  while (left().length > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  for (const p of left()) {
+    try {
+      process.kill(p.pid, 'SIGKILL');
+    } catch {
+      // gone meanwhile, or not ours
+    }
+  }
+}

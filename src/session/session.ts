@@ -14,7 +14,7 @@ import type { BackendDefinition } from '../backends/definition.js';
 import { answerOf, formatTurn, renderTurn, type Driver, type Hint, type Turn } from '../backends/driver.js';
 import type { Tmux } from '../tmux/tmux.js';
 import { aliasProblem } from './ids.js';
-import { descendants } from './processes.js';
+import { descendants, endTree, startTime } from './processes.js';
 import { plainText } from './terminal-text.js';
 import type { SessionEvent, SessionInfo, State } from './types.js';
 
@@ -90,8 +90,10 @@ export class Session {
   private confirmed = false;
   private confirmTimer: NodeJS.Timeout | null = null;
   private pendingTurns: Turn[] = [];
-  /** A turn is ending: its answer is being read (with the text the agent's hook named). */
+  /** A driver's turn is ending: its answer is being read (with the text the agent's hook named). */
   private finishing: { answer: string | undefined } | null = null;
+  /** A turn's end is being read off the screen: checks wait. */
+  private readingScreen = false;
 
   constructor(
     private readonly host: SessionHost,
@@ -216,7 +218,11 @@ export class Session {
     this.driver?.close();
     this.queue = [];
     this.killing = true; // the window's close, which arrives first, is ours
+    // Recorded before the window goes: a process that ignores the hangup or left the terminal's
+    // session (a daemon the agent started) is ended too.
+    const tree = this.pid ? [this.pid, ...descendants(this.pid)].map((pid) => ({ pid, start: startTime(pid) })) : [];
     await this.host.tmux.killWindow(this.tmuxSession, this.windowId);
+    await endTree(tree);
     if (!this.ended) {
       this.setState('exited');
       this.host.emit({ id: this.id, kind: 'exit', status: null });
@@ -499,7 +505,7 @@ export class Session {
   }
 
   private async check(): Promise<void> {
-    if (this.ended) return;
+    if (this.ended || this.readingScreen) return;
     const quietMs = this.def.state.quietMs;
     const sinceOutput = Date.now() - this.lastOutputAt;
     if (this.state === 'starting') return this.checkStartup(sinceOutput);
@@ -512,7 +518,7 @@ export class Session {
       const screen = await this.screen();
       if ((busy && busy.test(screen)) || (ready && !ready.test(screen))) return this.schedule(quietMs);
     }
-    this.finishTurn();
+    await this.finishTurn();
   }
 
   private async checkStartup(sinceOutput: number): Promise<void> {
@@ -546,11 +552,18 @@ export class Session {
     this.schedule(quiet ? this.def.state.quietMs : this.def.state.quietMs - sinceOutput);
   }
 
-  private finishTurn(): void {
+  private async finishTurn(): Promise<void> {
     const prompt = this.current;
     this.current = null;
     if (prompt !== null) {
-      this.lastOut = this.extractResponse(prompt);
+      let screen: string | null = null;
+      if (this.def.response.source === 'screen') {
+        this.readingScreen = true;
+        screen = await this.host.tmux.capture(this.tmuxSession, this.paneId, { history: true }).catch(() => '');
+        this.readingScreen = false;
+        if (this.ended) return;
+      }
+      this.lastOut = screen === null ? this.extractResponse(prompt) : this.responseOnScreen(prompt, screen);
       this.conversation += formatTurn(prompt, this.lastOut);
       this.host.emit({ id: this.id, kind: 'out' });
     }
@@ -565,12 +578,40 @@ export class Session {
     const echo = text.indexOf(prompt);
     if (echo >= 0) text = text.slice(echo + prompt.length);
     const strip = [...this.def.response.strip, ...(this.def.state.ready ? [this.def.state.ready] : [])];
-    // Lines compare as on the screen, without trailing spaces (tmux drops them there).
-    const lines = text
-      .split('\n')
+    return this.cleanResponse(text.split('\n'), strip);
+  }
+
+  /**
+   * The answer on a full-screen agent's pane: the lines after the prompt's echo (its lines, the
+   * first behind a marker such as "› " or "> ") and before the input box (the last line matching
+   * state.ready).
+   */
+  private responseOnScreen(prompt: string, screen: string): string {
+    const lines = screen.split('\n').map((l) => l.replace(/\s+$/, ''));
+    const ready = this.def.state.ready;
+    let end = lines.length;
+    if (ready) while (end > 0 && !ready.test(lines[end - 1]!)) end--;
+    if (end === 0) end = lines.length;
+    else end--;
+    const want = prompt.trim().split('\n').map((l) => l.trim());
+    const first = new RegExp(`^[^\\p{L}\\p{N}]*${want[0]!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'u');
+    const echoAt = (i: number, whole: boolean) => first.test(lines[i]!.trim()) && (!whole || want.every((w, k) => k === 0 || lines[i + k]?.trim() === w));
+    let start = end - 1;
+    while (start >= 0 && !echoAt(start, true)) start--;
+    // Lines the program wrapped itself do not compare: the first line alone, then.
+    if (start < 0) for (start = end - 1; start >= 0 && !echoAt(start, false); ) start--;
+    return this.cleanResponse(lines.slice(start < 0 ? 0 : start + want.length, end), this.def.response.strip);
+  }
+
+  /** Lines compare as on the screen, without trailing spaces (tmux drops them there). */
+  private cleanResponse(lines: string[], strip: RegExp[]): string {
+    return lines
       .map((line) => line.replace(/\s+$/, ''))
-      .filter((line) => !strip.some((re) => re.test(line)));
-    return lines.join('\n').replace(/^\s*\n/, '').replace(/\s+$/, '');
+      .filter((line) => !strip.some((re) => re.test(line)))
+      .map((line) => this.def.response.remove.reduce((l, re) => l.replace(re, ''), line))
+      .join('\n')
+      .replace(/^\s*\n/, '')
+      .replace(/\s+$/, '');
   }
 }
 

@@ -237,9 +237,9 @@ export class Tmux {
     await this.command(session, ['send-keys', '-t', paneId, ...keys]);
   }
 
-  /** The pane as plain text, as Attach would show it (tmux drops each line's trailing spaces). */
-  async capture(session: string, paneId: string): Promise<string> {
-    const lines = await this.command(session, ['capture-pane', '-p', '-J', '-t', paneId]);
+  /** The pane as plain text, as Attach would show it (with `history`, the lines scrolled off above it too). */
+  async capture(session: string, paneId: string, options: { history?: boolean } = {}): Promise<string> {
+    const lines = await this.command(session, ['capture-pane', '-p', '-J', ...(options.history ? ['-S', '-'] : []), '-t', paneId]);
     const text = lines.join('\n').replace(/\s+$/, '');
     return text === '' ? '' : `${text}\n`;
   }

@@ -52,7 +52,7 @@ describe('backends', () => {
     submit: {keys: [Enter], delay_ms: 50}
     slash_commands: {allow: ["/help"]}
     save: {method: command, save: "/save {path}", load: "/load {path}"}
-    response: {strip: ["^> .*$"]}
+    response: {strip: ["^> .*$"], remove: ["^● "]}
 `,
       FILE,
     );
@@ -72,6 +72,7 @@ describe('backends', () => {
     assert.deepEqual(d.slashCommands, ['/help']);
     assert.deepEqual(d.save, { method: 'command', save: '/save {path}', load: '/load {path}' });
     assert.ok(d.response.strip[0]!.test('> echo'));
+    assert.equal('● answer'.replace(d.response.remove[0]!, ''), 'answer');
   });
 
   it('base: a variant of another backend, keeping its driver, dialogs and patterns', () => {

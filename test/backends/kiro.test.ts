@@ -1,0 +1,163 @@
+/**
+ * The built-in kiro-cli backend against a documentation-based stand-in for the Kiro CLI
+ * (test/fixtures/fake-kiro.ts: Kiro cannot be installed here; its header names the kiro.dev pages
+ * it follows). Real tmux, real bubblewrap; the built-in definition is used as shipped.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import type { SessionManager } from '../../src/session/manager.js';
+import { descendants } from '../../src/session/processes.js';
+import type { Session } from '../../src/session/session.js';
+import { fakeEnv, type FakeEnv } from '../fixtures/fake-env.js';
+import { needs, repoRoot, until } from '../helpers.js';
+
+const fakeKiro = path.join(repoRoot, 'dist', 'test', 'fixtures', 'fake-kiro.js');
+
+describe('kiro-cli (a documentation-based stand-in)', { skip: needs('tmux', 'bwrap') }, () => {
+  let world: FakeEnv;
+  let manager: SessionManager;
+  let pathWithKiro = '';
+  let s: Session;
+
+  before(() => {
+    world = fakeEnv();
+    const bin = path.join(world.root, 'bin');
+    fs.mkdirSync(bin);
+    fs.chmodSync(fakeKiro, 0o755);
+    fs.symlinkSync(fakeKiro, path.join(bin, 'kiro-cli'));
+    pathWithKiro = `${bin}:${world.env['PATH']}`;
+    manager = world.manager();
+  });
+  after(async () => {
+    await manager.killAll().catch(() => {});
+    manager.close();
+    world.remove();
+  });
+
+  const idle = (x: Session) => until(() => x.state === 'idle', `${x.id} to be idle (it is ${x.state}; err: ${x.err()})`);
+
+  it('a missing kiro-cli is refused, saying how to install it', async () => {
+    await assert.rejects(manager.create('kiro-cli', world.project('none')), /^Error: kiro-cli is not installed: curl -fsSL https:\/\/cli\.kiro\.dev\/install \| bash/);
+    assert.equal(manager.list().length, 0);
+    assert.ok(manager.backends().some((b) => b.name === 'kiro-cli' && b.label === 'Kiro' && !b.available));
+  });
+
+  it('starts with all tools trusted and becomes idle at its prompt', async () => {
+    world.env['PATH'] = pathWithKiro;
+    s = await manager.create('kiro-cli', world.project('k1'));
+    await idle(s);
+    const screen = await s.screen();
+    assert.match(screen, /All tools are now trusted/);
+    assert.match(screen, /^!>$/m);
+  });
+
+  it('a prompt: running, then idle with exactly the answer in out', async () => {
+    s.prompt('hello kiro');
+    assert.equal(s.state, 'running');
+    await idle(s);
+    assert.equal(s.out(), 'Kiro heard: hello kiro (turn 1)');
+    assert.equal(s.transcript(), 'USER: hello kiro\n\nASSISTANT: Kiro heard: hello kiro (turn 1)\n\n');
+  });
+
+  it('stays running while its shell tool runs, however quiet', async () => {
+    s.prompt('sleep 1.5');
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(s.state, 'running');
+    await idle(s);
+    assert.equal(s.out(), 'Slept 1.5 seconds.');
+  });
+
+  it('stop interrupts the answer in progress', async () => {
+    s.prompt('sleep 30');
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal(s.state, 'running');
+    await s.stop();
+    await until(() => s.state === 'idle', 'idle after stop', 5000);
+    assert.match(await s.screen(), /\^C\n\n!>\n$/);
+  });
+
+  it('allows /help, /agent list and /chat; refuses other slash commands: use Attach', async () => {
+    assert.throws(() => s.prompt('/model claude'), /^Error: \/model needs the terminal: use Attach$/);
+    assert.throws(() => s.prompt('/tools trust-all'), /use Attach/);
+    s.prompt('/help');
+    await idle(s);
+    assert.match(s.out(), /\/chat save <path>/);
+    s.prompt('/agent list');
+    await idle(s);
+    assert.equal(s.out(), '* kiro_default');
+  });
+
+  it('Save writes Kiro\'s own conversation file; Load gives it to a new session', async () => {
+    const file = path.join(s.cwd, 'talk.json');
+    fs.writeFileSync(file, 'old'); // Save overwrites, as a user asking to save there expects
+    assert.equal(await s.save('talk.json'), file);
+    await until(() => fs.readFileSync(file, 'utf8').startsWith('{'), 'the conversation file');
+    await idle(s);
+    const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as { history: { user: string }[] };
+    assert.deepEqual(saved.history.map((t) => t.user), ['hello kiro', 'sleep 1.5']);
+
+    const other = await manager.create('kiro-cli', world.project('k2'));
+    await idle(other);
+    await assert.rejects(other.load('no-such.json'), /no-such\.json does not exist/);
+    // The sandbox shows a session only its own directory: the file is copied there.
+    fs.copyFileSync(file, path.join(other.cwd, 'talk.json'));
+    await other.load('talk.json');
+    await idle(other);
+    assert.match(other.out(), /Imported conversation state from .*talk\.json/);
+    other.prompt('and now?');
+    await idle(other);
+    assert.equal(other.out(), 'Kiro heard: and now? (turn 3)', 'the loaded conversation goes on');
+    await other.kill();
+  });
+
+  it("runs the agent's userPromptSubmit and stop hooks, with the event on stdin", async () => {
+    const dir = world.project('hooked');
+    fs.mkdirSync(path.join(dir, '.kiro', 'agents'), { recursive: true });
+    fs.writeFileSync(
+      path.join(dir, '.kiro', 'agents', 'watcher.json'),
+      JSON.stringify({ name: 'watcher', hooks: { userPromptSubmit: [{ command: 'cat > submitted.json' }], stop: [{ command: 'cat > stopped.json' }] } }),
+    );
+    fs.writeFileSync(
+      path.join(world.env['HOME']!, '.config', 'anvillm', 'backends.yaml'),
+      `${fs.readFileSync(path.join(world.env['HOME']!, '.config', 'anvillm', 'backends.yaml'), 'utf8')}  kiro-cli:\n    command: [kiro-cli, chat, --legacy-ui, --trust-all-tools, --agent, watcher]\n`,
+    );
+    const h = await manager.create('kiro-cli', dir);
+    await idle(h);
+    assert.match(await h.screen(), /^\[watcher\] !>$/m);
+    h.prompt('with hooks');
+    await idle(h);
+    assert.equal(h.out(), 'Kiro heard: with hooks (turn 1)');
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dir, 'submitted.json'), 'utf8')), { hook_event_name: 'userPromptSubmit', cwd: dir, prompt: 'with hooks' });
+    assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dir, 'stopped.json'), 'utf8')), { hook_event_name: 'stop', cwd: dir });
+    await h.kill();
+  });
+
+  it('kill ends it and the tool it was running', async () => {
+    s.prompt('sleep 60');
+    await until(() => descendants(s.pid).some((p) => comm(p) === 'sleep'), 'the tool to run');
+    const pids = [s.pid, ...descendants(s.pid)];
+    await s.kill();
+    assert.equal(s.state, 'exited');
+    await until(() => !pids.some(alive), `${pids.join(' ')} to end`, 5000);
+  });
+});
+
+function comm(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
