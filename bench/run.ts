@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { Client } from '../src/ninep/client.js';
 import { IOHDRSZ } from '../src/ninep/constants.js';
 import { BIG_SIZE, MSIZE, RawConn, SMALL_CONTENTS, SMALL_FILE, bigContents, bigRound, runRounds, smallRound } from './ninep.js';
+import { benchClaude } from './claude.js';
 import { benchSessions } from './sessions.js';
 
 interface Options {
@@ -347,6 +348,7 @@ async function main(): Promise<void> {
   indent = '  ';
   try {
     await benchSessions(line);
+    await benchClaude(line);
   } finally {
     removeDir();
     process.off('exit', removeDir);
