@@ -12,6 +12,8 @@ import type { Turn } from './driver.js';
 
 interface Line {
   type?: string;
+  subtype?: string;
+  content?: unknown;
   isSidechain?: boolean;
   isMeta?: boolean;
   message?: { role?: string; content?: string | Block[] };
@@ -33,12 +35,20 @@ export function transcriptFile(configDir: string, cwd: string, uuid: string): st
 }
 
 const INTERRUPTED = /^\[Request interrupted by user[^\]]*\]$/;
+/** A slash command as Claude Code records it; the caveats and reminders it adds are not prompts. */
+const COMMAND = /^<command-name>(\/[^<]*)<\/command-name>[\s\S]*?(?:<command-args>([^<]*)<\/command-args>)?/;
+const MARKUP = /^<(local-command-|command-|system-reminder)/;
+const STDOUT = /<local-command-(?:stdout|stderr)>([\s\S]*?)<\/local-command-(?:stdout|stderr)>/g;
 
 /** A prompt the user typed (not a tool result, a reminder, or an interrupt marker), or null. */
 function promptOf(line: Line): string | null {
   if (line.type !== 'user' || line.isMeta || line.isSidechain) return null;
   const content = line.message?.content;
-  if (typeof content === 'string') return INTERRUPTED.test(content) ? null : content;
+  if (typeof content === 'string') {
+    const command = COMMAND.exec(content);
+    if (command) return [command[1], command[2]?.trim()].filter(Boolean).join(' ');
+    return INTERRUPTED.test(content) || MARKUP.test(content) ? null : content;
+  }
   if (!Array.isArray(content) || content.some((b) => b.type === 'tool_result')) return null;
   const text = content.filter((b) => b.type === 'text').map((b) => b.text ?? '').join('\n');
   return text === '' || INTERRUPTED.test(text) ? null : text;
@@ -129,6 +139,12 @@ export class TranscriptReader {
     if (prompt !== null) {
       this.open = { prompt, parts: [] };
       this.turns.push(this.open);
+      return;
+    }
+    // What a slash command printed.
+    if (line.type === 'system' && line.subtype === 'local_command' && typeof line.content === 'string' && this.open) {
+      const text = [...line.content.matchAll(STDOUT)].map((m) => m[1]!.replace(/\x1b\[[0-9;]*m/g, '')).join('\n').trim();
+      if (text) this.open.parts.push({ kind: 'text', text });
       return;
     }
     if (line.type !== 'assistant' || line.isSidechain) return;

@@ -85,9 +85,9 @@ export class Session {
   /** %output chunks can split a character. */
   private readonly decoder = new StringDecoder('utf8');
   private killing = false;
-  /** When the current prompt was sent, and whether the agent confirmed taking it. */
+  /** When the current prompt was sent, and when the agent confirmed taking it (0: not yet). */
   private sentAt = 0;
-  private confirmed = false;
+  private confirmedAt = 0;
   private confirmTimer: NodeJS.Timeout | null = null;
   private pendingTurns: Turn[] = [];
   /** A driver's turn is ending: its answer is being read (with the text the agent's hook named). */
@@ -377,9 +377,12 @@ export class Session {
       return;
     }
     if (h.at < this.sentAt - STALE_SLACK_MS) return;
+    // While our prompt is not yet taken, or for news older than its taking, the agent is still
+    // speaking of the turn before (its status file lags its Stop hook by some 30 ms).
+    if (h.kind !== 'submitted' && this.current !== null && (!this.confirmedAt || h.at < this.confirmedAt - STALE_SLACK_MS)) return;
     switch (h.kind) {
       case 'submitted':
-        this.confirmed = true;
+        this.confirmedAt = h.at;
         this.clearConfirm();
         if (this.state !== 'running') this.setState('running');
         return;
@@ -441,7 +444,7 @@ export class Session {
     this.clearConfirm();
     this.confirmTimer = setTimeout(() => {
       this.confirmTimer = null;
-      if (this.confirmed || this.state !== 'running' || this.ended) return;
+      if (this.confirmedAt || this.state !== 'running' || this.ended) return;
       if (tries >= CONFIRM_TRIES) {
         this.addError(`the agent did not confirm the prompt after ${CONFIRM_TRIES} Enters: see screen, or Attach`);
         return;
@@ -468,7 +471,7 @@ export class Session {
     this.current = text;
     this.output = '';
     this.sentAt = Date.now();
-    this.confirmed = false;
+    this.confirmedAt = 0;
     this.setState('running');
     try {
       await this.host.tmux.paste(this.tmuxSession, this.paneId, text);
@@ -480,7 +483,7 @@ export class Session {
     }
     this.lastOutputAt = Date.now();
     if (this.byScreen) this.schedule(this.def.state.quietMs);
-    else if (!this.confirmed) this.armConfirm(1);
+    else if (!this.confirmedAt) this.armConfirm(1);
   }
 
   private setState(to: State): void {
@@ -517,6 +520,11 @@ export class Session {
     if (busy || ready) {
       const screen = await this.screen();
       if ((busy && busy.test(screen)) || (ready && !ready.test(screen))) return this.schedule(quietMs);
+    }
+    // A slash command fires no hooks, but the agent records what it printed.
+    if (this.driver) {
+      this.finishing = { answer: undefined };
+      return this.finishDriverTurn(0);
     }
     await this.finishTurn();
   }

@@ -127,6 +127,19 @@ describe('Claude Code, for real, against a mock API', { skip, timeout: 240_000 }
     await t.kill();
   });
 
+  it('slash commands: /clear starts afresh (and is followed there); others need the terminal', async () => {
+    assert.throws(() => s.prompt('/model opus'), /\/model needs the terminal: use Attach/);
+    s.prompt('/clear');
+    await inState(s, 'idle');
+    assert.equal(s.out(), '');
+    s.prompt('after clear');
+    await inState(s, 'idle');
+    assert.equal(s.out(), 'Echo: after clear');
+    const body = await world.mock.waitFor('after clear');
+    assert.ok(!JSON.stringify(body.messages).includes('queued two'), 'the history was cleared');
+    assert.match(s.transcript(), /USER: \/clear\n\nASSISTANT: \n\nUSER: after clear\n\nASSISTANT: Echo: after clear\n\n$/);
+  });
+
   it('kill ends the agent and its window', async () => {
     const pid = s.pid;
     await s.kill();
@@ -153,6 +166,9 @@ describe('Claude Code, for real, against a mock API', { skip, timeout: 240_000 }
   it('the agent crashing: exited, with its status and last screen in err', async () => {
     const c = await manager.create('claude', world.project('crash'));
     await inState(c, 'idle');
+    c.prompt('/compact'); // a slash command fires no hooks: the screen says when it is done
+    await inState(c, 'idle');
+    assert.equal(c.out(), 'Not enough messages to compact.');
     process.kill(c.pid, 'SIGKILL');
     await inState(c, 'exited');
     assert.match(c.err(), /the agent exited with status/);
