@@ -138,22 +138,39 @@ export class Acme {
     return (await this.index()).find((w) => w.name === name);
   }
 
-  /** Window operations from now on, one per yield; ends when acme does or `signal` aborts. */
-  async *log(signal?: AbortSignal): AsyncGenerator<LogEvent> {
-    const f = await this.client.open('log', OREAD);
-    try {
-      for (;;) {
-        const data = (await f.pread(0, f.iounit, signal ? { signal } : {})).toString();
-        if (data === '') return;
-        for (const line of data.split('\n')) {
-          if (line === '') continue;
-          const [id, op, ...name] = line.split(' ');
-          yield { id: Number(id), op: op ?? '', name: name.join(' ') };
-        }
+  /** Window operations from the moment this resolves on (acme shows a reader only later ones). */
+  async log(): Promise<Log> {
+    return new Log(await this.client.open('log', OREAD));
+  }
+}
+
+/** An open `log`: one read waits for one operation. */
+export class Log {
+  private pending: LogEvent[] = [];
+
+  constructor(private readonly file: ClientFile) {}
+
+  /** The next operation; null once acme is gone or the log closed. */
+  async next(signal?: AbortSignal): Promise<LogEvent | null> {
+    while (this.pending.length === 0) {
+      let data: string;
+      try {
+        data = (await this.file.pread(0, this.file.iounit, signal ? { signal } : {})).toString();
+      } catch {
+        return null;
       }
-    } finally {
-      await f.close().catch(() => {});
+      if (data === '') return null;
+      for (const line of data.split('\n')) {
+        if (line === '') continue;
+        const [id, op, ...name] = line.split(' ');
+        this.pending.push({ id: Number(id), op: op ?? '', name: name.join(' ') });
+      }
     }
+    return this.pending.shift()!;
+  }
+
+  async close(): Promise<void> {
+    await this.file.close().catch(() => {});
   }
 }
 
