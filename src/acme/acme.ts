@@ -133,6 +133,20 @@ export class Acme {
       });
   }
 
+  /** Runes q0..q1 of the body of the window called `name` ('' when there is none). */
+  async readAt(name: string, q0: number, q1: number): Promise<string> {
+    const info = await this.findWindow(name).catch(() => undefined);
+    if (!info) return '';
+    const w = await this.openWindow(info.id);
+    try {
+      return await w.read(`#${q0},#${q1}`);
+    } catch {
+      return '';
+    } finally {
+      await w.close();
+    }
+  }
+
   /** The first window whose name is `name`, or undefined. */
   async findWindow(name: string): Promise<WinInfo | undefined> {
     return (await this.index()).find((w) => w.name === name);
@@ -186,6 +200,8 @@ export class Win {
   private raw: RawEvent[] = [];
   private eventsDone = false;
   private dead = false;
+  /** addr then data is two requests: nothing else may set the address in between. */
+  private addrLock: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly acme: Acme,
@@ -234,24 +250,34 @@ export class Win {
     return [q0!, q1!];
   }
 
+  private withAddr<T>(f: () => Promise<T>): Promise<T> {
+    const run = this.addrLock.then(f, f);
+    this.addrLock = run.catch(() => {});
+    return run;
+  }
+
   /** Replaces the text at `address` with `text`: two requests however long the text. */
-  async replace(address: string, text: string): Promise<void> {
-    await this.addr(address);
-    const f = await this.file('data');
-    await f.pwrite(text, 0);
+  replace(address: string, text: string): Promise<void> {
+    return this.withAddr(async () => {
+      await this.addr(address);
+      const f = await this.file('data');
+      await f.pwrite(text, 0);
+    });
   }
 
   /** The text at `address` (xdata stops at the address's end, where data would read on). */
-  async read(address: string): Promise<string> {
-    await this.addr(address);
-    const f = await this.file('xdata');
-    const parts: Buffer[] = [];
-    for (;;) {
-      const b = await f.pread(0, f.iounit);
-      if (b.length === 0) break;
-      parts.push(b);
-    }
-    return Buffer.concat(parts).toString();
+  read(address: string): Promise<string> {
+    return this.withAddr(async () => {
+      await this.addr(address);
+      const f = await this.file('xdata');
+      const parts: Buffer[] = [];
+      for (;;) {
+        const b = await f.pread(0, f.iounit);
+        if (b.length === 0) break;
+        parts.push(b);
+      }
+      return Buffer.concat(parts).toString();
+    });
   }
 
   /** The whole body. */
@@ -296,10 +322,13 @@ export class Win {
       return null;
     }
     // Text of 256 runes or more is not sent: read it from the body (a tag has no addresses).
-    if (e.text === '' && e.q1 > e.q0 && 'XLRID'.includes(e.type)) {
+    if (e.text === '' && e.q1 > e.q0 && 'XLR'.includes(e.type)) {
       e.text = await this.read(`#${e.q0},#${e.q1}`).catch(() => '');
       e.nr = runeLength(e.text);
     }
+    // Nor is a long chorded argument: read it from the window its address names.
+    const loc = /^(.*):#(\d+),#(\d+)$/s.exec(e.loc);
+    if (e.arg === '' && loc && Number(loc[3]) > Number(loc[2])) e.arg = await this.acme.readAt(loc[1]!, Number(loc[2]), Number(loc[3]));
     return e;
   }
 

@@ -126,6 +126,16 @@ describe('Assist', { skip }, () => {
     assert.equal(w.acme.byName(path.join(proj, '+Chat.first')) !== undefined, true);
   });
 
+  it('a chorded prompt of 256 runes or more, which acme leaves out of the event, arrives whole', async () => {
+    const main = w.main();
+    const notes = w.acme.byName(path.join(proj, 'notes'))!;
+    const long = `long ${'é'.repeat(400)} end`;
+    notes.body.insert(notes.body.length, `${long}\n`);
+    w.acme.select(notes.id, 'body', long);
+    w.acme.chord21(main.id, 'body', first);
+    await until(() => fs.readFileSync(path.join(proj, 'prompts.log'), 'utf8').includes(JSON.stringify(long)), 'the long prompt', 20_000);
+  });
+
   it('2-1 chord of Fake onto a path starts a session there; Alias names it; Open by alias shows its chat', async () => {
     const main = w.main();
     const other = w.world.project('other');
