@@ -116,6 +116,28 @@ describe('Assist', { skip }, () => {
     assert.doesNotMatch(chat.body.toString(), /queued/);
   });
 
+  it('chat Stop interrupts the agent, Save writes the conversation, Load says what went wrong', async () => {
+    const chat = w.acme.byName(path.join(proj, '+Chat.first'))!;
+    await until(() => / idle /.test(row(w, first)), 'idle', 20_000);
+    w.acme.click(chat.id, 'body', chat.body.length, 1);
+    await w.acme.type(chat.id, 'body', 'sleep 30');
+    w.acme.click(chat.id, 'tag', 'Send', 2);
+    await until(() => / running /.test(row(w, first)), 'running');
+    // As the session tests do: an Escape that arrives while the prompt is still being pasted is lost.
+    await new Promise((r) => setTimeout(r, 400));
+    w.acme.click(chat.id, 'tag', 'Stop', 2);
+    await until(() => / idle /.test(row(w, first)), 'idle after Stop', 20_000);
+    w.acme.click(chat.id, 'tag', chat.tag.length, 1);
+    await w.acme.type(chat.id, 'tag', ' Save saved.txt');
+    w.acme.sweep(chat.id, 'tag', 'Save saved.txt', 2);
+    await until(() => w.errors.some((e) => e.includes(`saved to ${path.join(proj, 'saved.txt')}`)), 'the saved path');
+    assert.match(fs.readFileSync(path.join(proj, 'saved.txt'), 'utf8'), /USER: hello agent/);
+    w.acme.click(chat.id, 'tag', chat.tag.length, 1);
+    await w.acme.type(chat.id, 'tag', ' Load saved.txt');
+    w.acme.sweep(chat.id, 'tag', 'Load saved.txt', 2);
+    await until(() => w.errors.some((e) => /^Load: .*cannot load/.test(e)), 'the error from Load');
+  });
+
   it('a 2-1 chord of text selected anywhere onto a session id sends it as a prompt', async () => {
     const main = w.main();
     const notes = w.acme.createWindow(path.join(proj, 'notes'));
@@ -241,6 +263,6 @@ describe('Assist', { skip }, () => {
     w.acme.close();
     assert.equal(await w.exited, 0);
     assert.notEqual(w.manager.get(first)!.state, 'exited');
-    assert.deepEqual(w.errors.filter((e) => !/give a directory/.test(e)), []);
+    assert.deepEqual(w.errors.filter((e) => !/give a directory|saved to|^Load: /.test(e)), []);
   });
 });
