@@ -12,11 +12,13 @@ import { namespaceDir, post } from '../ninep/namespace.js';
 import { Server } from '../ninep/server.js';
 import { stateHome } from '../sandbox/policy.js';
 import { SessionManager } from '../session/manager.js';
+import { startAssist } from './assist-launch.js';
 import { UsageError, type CommandIO } from './io.js';
 
-export const SERVE_USAGE = `usage: anvillm serve
+export const SERVE_USAGE = `usage: anvillm serve [--assist]
 
 Runs the daemon in the foreground: serves agent/ as $NAMESPACE/agent, logs to stderr.
+--assist: also runs Assist, the Acme UI, when acme is running (npm start does).
 SIGTERM or SIGINT stops it; the agents keep running in tmux and the next daemon re-adopts them.`;
 
 function alive(pid: number): boolean {
@@ -69,7 +71,8 @@ export async function serveCommand(args: string[], io: CommandIO): Promise<numbe
     io.stdout(SERVE_USAGE);
     return 0;
   }
-  if (args.length > 0) throw new UsageError(SERVE_USAGE);
+  const withAssist = args[0] === '--assist';
+  if (args.length > (withAssist ? 1 : 0)) throw new UsageError(SERVE_USAGE);
   const env = io.env;
   const lock = takeLock(env);
   const manager = new SessionManager({ env });
@@ -80,6 +83,7 @@ export async function serveCommand(args: string[], io: CommandIO): Promise<numbe
     const server = new Server(agentTree(manager), { log: (line) => io.stderr(`anvillm: ${line}`) });
     posted = await post('agent', server, env);
     io.stderr(`anvillm: serving ${posted.path} (${manager.list().length} sessions)`);
+    if (withAssist) await startAssist(env, io);
     await new Promise<void>((resolve) => {
       process.once('SIGTERM', resolve);
       process.once('SIGINT', resolve);

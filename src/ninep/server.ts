@@ -27,6 +27,10 @@ export interface ServerOptions {
   uid?: string;
   /** Protocol errors and connection losses worth a line in a log. Default: silent. */
   log?: (line: string) => void;
+  /** Checks a Tattach's user and tree names; throw to refuse it (the text is the Rerror). */
+  attach?: (uname: string, aname: string) => void;
+  /** The Rerror text of Tauth. Default: Errors.noAuth. */
+  authError?: string;
 }
 
 const MIN_MSIZE = 256;
@@ -98,6 +102,8 @@ export class Server {
   readonly maxPending: number;
   readonly uid: string;
   readonly log: (line: string) => void;
+  readonly attach: (uname: string, aname: string) => void;
+  readonly authError: string;
   private readonly live = new Set<Connection>();
 
   constructor(
@@ -109,6 +115,8 @@ export class Server {
     this.maxPending = options.maxPending ?? 256;
     this.uid = options.uid ?? currentUser();
     this.log = options.log ?? (() => {});
+    this.attach = options.attach ?? (() => {});
+    this.authError = options.authError ?? Errors.noAuth;
   }
 
   /** Serves 9P on a connected byte stream until it closes. */
@@ -353,9 +361,10 @@ class Connection {
       case 'Tversion': // answered in dispatch; here for the type checker's exhaustiveness
         return this.version(tag, m.msize, m.version);
       case 'Tauth':
-        throw new Error(Errors.noAuth);
+        throw new Error(this.server.authError);
       case 'Tattach': {
-        if (m.afid !== NOFID) throw new Error(Errors.noAuth);
+        if (m.afid !== NOFID) throw new Error(this.server.authError);
+        this.server.attach(m.uname, m.aname);
         this.claimable(m.fid);
         this.fids.set(m.fid, { path: [this.server.root], open: null, inflight: new Set() });
         return { type: 'Rattach', tag, qid: this.server.qidOf(this.server.root) };

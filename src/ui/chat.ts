@@ -1,0 +1,164 @@
+/**
+ * A session's chat window, `<cwd>/+Chat.<alias or id>`. The body is, top to bottom: the
+ * conversation (agent/<id>/transcript, appended as turns complete), the prompts sent and not yet
+ * answered (each marked while it waits in the queue), and whatever the user is typing. Send sends
+ * that last part. Assist never rewrites what the user types: it tracks where the parts end from
+ * the events of the user's own edits, and writes only above them.
+ */
+import path from 'node:path';
+
+import { runeLength, type Win } from '../acme/acme.js';
+import type { Event } from '../acme/event.js';
+import { commandWords, isExecute, type Host } from './host.js';
+
+const TAG = 'Send Stop Save Load Alias Attach Get ';
+const QUEUED = '(queued: sent when the agent is idle)';
+
+interface Pending {
+  text: string;
+  queued: boolean;
+}
+
+export function chatName(cwd: string, id: string, alias: string): string {
+  return path.join(cwd, `+Chat.${alias || id}`);
+}
+
+export class ChatWindow {
+  /** Runes of conversation shown; then the pending prompts up to `pendEnd`; then the user's typing. */
+  private end = 0;
+  private pendEnd = 0;
+  private transcriptBytes = 0;
+  private pending: Pending[] = [];
+  private busy: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly host: Host,
+    readonly win: Win,
+    readonly id: string,
+    private cwd: string,
+  ) {}
+
+  static async open(host: Host, id: string, gone: () => void): Promise<ChatWindow> {
+    const row = host.rows().find((r) => r.id === id);
+    const cwd = row?.cwd ?? (await host.agent.read(id, 'cwd')).trim();
+    const win = await host.acme.newWindow();
+    const chat = new ChatWindow(host, win, id, cwd);
+    await win.name(chatName(cwd, id, row?.alias ?? ''));
+    await win.writeTag(TAG);
+    await chat.reload();
+    host.run(win, (e) => chat.handle(e), gone);
+    return chat;
+  }
+
+  /** Shows the window (acme's `show`: scrolls it into view and makes it current). */
+  async show(): Promise<void> {
+    await this.win.ctl('show');
+  }
+
+  async rename(alias: string): Promise<void> {
+    await this.win.name(chatName(this.cwd, this.id, alias));
+  }
+
+  /** Runs body edits one at a time: each reads and moves end and pendEnd. */
+  private serial(f: () => Promise<void>): Promise<void> {
+    const next = this.busy.then(f, f);
+    this.busy = next.catch(() => {});
+    return next;
+  }
+
+  /** Get: the whole conversation read again; the pending prompts and the typing are kept. */
+  reload(): Promise<void> {
+    return this.serial(async () => {
+      const transcript = await this.host.agent.read(this.id, 'transcript');
+      this.transcriptBytes = Buffer.byteLength(transcript);
+      const head = transcript + this.renderPending();
+      await this.win.replace(`#0,#${this.pendEnd}`, head);
+      this.end = runeLength(transcript);
+      this.pendEnd = runeLength(head);
+      await this.win.ctl('clean');
+    });
+  }
+
+  /** The conversation grew (a turn completed): appends the new part above the pending prompts. */
+  update(): Promise<void> {
+    return this.serial(async () => {
+      const added = await this.host.agent.read(this.id, 'transcript', this.transcriptBytes);
+      if (added === '') return;
+      this.transcriptBytes += Buffer.byteLength(added);
+      const turns = added.match(/^USER: /gm)?.length ?? 0;
+      this.pending.splice(0, turns);
+      if (this.pending[0]) this.pending[0].queued = false;
+      const text = added + this.renderPending();
+      await this.win.replace(`#${this.end},#${this.pendEnd}`, text);
+      this.end += runeLength(added);
+      this.pendEnd = this.end + runeLength(text) - runeLength(added);
+      await this.win.ctl('clean');
+    });
+  }
+
+  private renderPending(): string {
+    return this.pending.map((p) => `USER: ${p.text}\n${p.queued ? `${QUEUED}\n` : ''}\n`).join('');
+  }
+
+  private async handle(e: Event): Promise<void> {
+    if ('IiDd'.includes(e.type)) return this.track(e);
+    if (!isExecute(e)) return this.win.writeEvent(e);
+    const { cmd, rest } = commandWords(e);
+    const run = (p: Promise<unknown>) => p.catch((err: unknown) => this.host.error(`${cmd}: ${err instanceof Error ? err.message : String(err)}`));
+    switch (cmd) {
+      case 'Send':
+        return void (await run(this.send(e.arg.trim())));
+      case 'Stop':
+        return void run(this.host.agent.ctl(this.id, ['stop']));
+      case 'Save':
+        return void run(this.host.agent.ctl(this.id, rest ? ['save', rest] : ['save']).then((file) => this.host.error(`Save: ${this.id} saved to ${file}`)));
+      case 'Load':
+        if (rest === '') return this.host.error('Load: give a file: Load <path>');
+        return void run(this.host.agent.ctl(this.id, ['load', rest]));
+      case 'Alias':
+        if (rest === '' || /\s/.test(rest)) return this.host.error('Alias: give one name: Alias <name>');
+        return void run(this.host.agent.ctl(this.id, ['alias', rest]));
+      case 'Attach':
+        return void run(this.host.attach(this.id));
+      case 'Get':
+        return void (await run(this.reload()));
+      default:
+        return this.win.writeEvent(e); // Del, Look, Snarf, external commands: acme's
+    }
+  }
+
+  /**
+   * Keeps `end` and `pendEnd` on the text they follow while the user edits (events are in the
+   * order acme made the changes). Assist's own writes (origin F) already moved them.
+   */
+  private track(e: Event): void {
+    if (e.origin === 'F' || e.type === 'i' || e.type === 'd') return;
+    const n = e.q1 - e.q0;
+    if (e.type === 'I') {
+      if (e.q0 < this.end) this.end += n;
+      if (e.q0 < this.pendEnd) this.pendEnd += n;
+    } else {
+      const cut = (p: number) => p - Math.max(0, Math.min(e.q1, p) - e.q0);
+      this.end = cut(this.end);
+      this.pendEnd = cut(this.pendEnd);
+    }
+  }
+
+  /** Sends the text typed after the conversation (or a chorded argument) as one prompt. */
+  private send(arg: string): Promise<void> {
+    return this.serial(async () => {
+      const typed = arg === '' ? await this.win.read(`#${this.pendEnd},$`) : '';
+      const text = (arg || typed).replace(/\s+$/, '');
+      if (text.trim() === '') throw new Error('type a prompt at the end of the window, then click Send');
+      const state = this.host.rows().find((r) => r.id === this.id)?.state ?? 'idle';
+      // Fails here (exited session, a slash command that needs the terminal), before the text goes.
+      await this.host.agent.prompt(this.id, text);
+      this.pending.push({ text, queued: state !== 'idle' || this.pending.length > 0 });
+      const shown = this.renderPending();
+      // The typed prompt becomes a pending one: the window says it is sent, and whether it waits.
+      await this.win.replace(arg === '' ? `#${this.end},$` : `#${this.end},#${this.pendEnd}`, shown);
+      this.pendEnd = this.end + runeLength(shown);
+      await this.win.ctl('clean');
+    });
+  }
+}
