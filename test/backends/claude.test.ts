@@ -107,6 +107,14 @@ describe('Claude Code, for real, against a mock API', { skip, timeout: 240_000 }
     assert.match(await s.screen(), /Interrupted/);
   });
 
+  it('an API error ends the turn with the error as the answer; the next prompt works', async () => {
+    s.prompt('please FAIL');
+    await until(() => s.out().startsWith('API Error') && s.state === 'idle', 'the error turn to end', T);
+    assert.equal(s.out(), 'API Error: 400 mock failure');
+    s.prompt('then fine');
+    await until(() => s.out() === 'Echo: then fine' && s.state === 'idle', 'the next answer', T);
+  });
+
   it('Save writes the transcript and the raw .jsonl; Load in a new session continues that conversation', async () => {
     const file = await s.save('saved.txt');
     assert.equal(file, path.join(s.cwd, 'saved.txt'));
