@@ -87,13 +87,8 @@ export class HookInbox {
         // Names are <nanoseconds>-<pid>, all the same width for the next 260 years.
         for (const name of names.sort()) {
           const file = path.join(this.dir, name);
-          let text: string;
-          try {
-            text = fs.readFileSync(file, 'utf8');
-            fs.unlinkSync(file);
-          } catch {
-            continue;
-          }
+          const text = readReport(file);
+          if (text === null) continue;
           const report = parseReport(text, Number(name.split('-')[0]) / 1e6 || Date.now());
           if (report) this.onReport(report);
         }
@@ -101,6 +96,25 @@ export class HookInbox {
     } finally {
       this.draining = false;
     }
+  }
+}
+
+/**
+ * A report's text, and the report removed. The agent can put anything in that directory: only a
+ * regular file of sane size is read (a FIFO would block the daemon, a link would lead elsewhere).
+ */
+function readReport(file: string): string | null {
+  let fd: number | null = null;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() || st.size > 2 * MAX_REPORT) return null;
+    return fs.readFileSync(fd, 'utf8');
+  } catch {
+    return null;
+  } finally {
+    if (fd !== null) fs.closeSync(fd);
+    fs.rmSync(file, { force: true, recursive: true });
   }
 }
 

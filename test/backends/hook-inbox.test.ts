@@ -1,0 +1,84 @@
+/** The hook script agents run, and the daemon's side of it: real sh, real inotify. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+
+import { HookInbox, installHook, type HookReport } from '../../src/backends/hook-inbox.js';
+import { tempDir, until } from '../helpers.js';
+
+/** As Claude Code runs a hook: its command line through sh, the event's JSON on stdin. */
+function runHook(command: string, stdin: string): number | null {
+  return spawnSync('/bin/sh', ['-c', command], { input: stdin }).status;
+}
+
+describe('hook inbox', () => {
+  it('a hook run reaches the daemon with its event, JSON and time, once', async () => {
+    const tmp = tempDir();
+    const reports: HookReport[] = [];
+    const inbox = new HookInbox(tmp.dir, (r) => reports.push(r));
+    try {
+      const hook = installHook(tmp.dir);
+      const before = Date.now();
+      assert.equal(runHook(hook('Stop'), JSON.stringify({ last_assistant_message: 'done', n: 1 })), 0);
+      assert.equal(runHook(hook('UserPromptSubmit'), 'not json'), 0);
+      await until(() => reports.length === 2, 'two reports');
+      assert.deepEqual(reports.map((r) => [r.event, r.payload]), [['Stop', { last_assistant_message: 'done', n: 1 }], ['UserPromptSubmit', {}]]);
+      assert.ok(reports[0]!.at >= before - 5 && reports[0]!.at <= Date.now(), 'the time the hook ran');
+      assert.deepEqual(fs.readdirSync(path.join(tmp.dir, 'hooks')), [], 'reports are taken away');
+    } finally {
+      inbox.close();
+      tmp.remove();
+    }
+  });
+
+  it('the hook never fails, even when it cannot report (a failing hook blocks the prompt)', () => {
+    const tmp = tempDir();
+    try {
+      const hook = installHook(tmp.dir);
+      fs.rmSync(path.join(tmp.dir, 'hooks'), { recursive: true });
+      assert.equal(runHook(hook('Stop'), '{}'), 0);
+      fs.writeFileSync(path.join(tmp.dir, 'hooks'), 'a file where the directory was');
+      assert.equal(runHook(hook('Stop'), '{}'), 0);
+    } finally {
+      tmp.remove();
+    }
+  });
+
+  it('a state directory with quotes and spaces in its name is quoted for the shell', async () => {
+    const tmp = tempDir();
+    const dir = path.join(tmp.dir, `it's a "dir" $(touch pwned)`);
+    fs.mkdirSync(dir);
+    const reports: HookReport[] = [];
+    const inbox = new HookInbox(dir, (r) => reports.push(r));
+    try {
+      assert.equal(runHook(installHook(dir)('Stop'), '{}'), 0);
+      await until(() => reports.length === 1, 'the report');
+      assert.ok(!fs.existsSync('pwned') && !fs.existsSync(path.join(tmp.dir, 'pwned')));
+    } finally {
+      inbox.close();
+      tmp.remove();
+    }
+  });
+
+  it('what the agent writes there itself is a hint at most: junk is dropped', async () => {
+    const tmp = tempDir();
+    const reports: HookReport[] = [];
+    const inbox = new HookInbox(tmp.dir, (r) => reports.push(r));
+    try {
+      fs.writeFileSync(path.join(tmp.dir, 'hooks', '1-1'), '$(rm -rf ~)\n{}');
+      spawnSync('mkfifo', [path.join(tmp.dir, 'hooks', '1-2')]); // would block a plain read forever
+      fs.symlinkSync('/etc/passwd', path.join(tmp.dir, 'hooks', '1-3'));
+      fs.writeFileSync(path.join(tmp.dir, 'hooks', '1-4'), `Stop\n${' '.repeat(1 << 20)}`);
+      fs.writeFileSync(path.join(tmp.dir, 'hooks', '2-2'), 'Stop\n[1,2]');
+      await until(() => reports.length === 1, 'one report');
+      assert.deepEqual(reports[0]!.event, 'Stop');
+      assert.deepEqual(reports[0]!.payload, {});
+      assert.deepEqual(fs.readdirSync(path.join(tmp.dir, 'hooks')), []);
+    } finally {
+      inbox.close();
+      tmp.remove();
+    }
+  });
+});
