@@ -9,6 +9,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import type { Turn } from './driver.js';
+import { openRegular } from './untrusted.js';
+
+/** Read at most this much per look (a long conversation is caught up with over a few). */
+const MAX_READ = 16 << 20;
 
 interface Line {
   type?: string;
@@ -70,7 +74,8 @@ function toolLine(b: Block): string {
  */
 export class TranscriptReader {
   private offset = 0;
-  private partial = '';
+  /** The bytes of a line not yet complete (it may end inside a character). */
+  private partial = Buffer.alloc(0);
   private turns: Turn[] = [];
   /** The newest turn, taken or not: its answer may still be arriving. */
   private open: Turn | undefined;
@@ -82,7 +87,7 @@ export class TranscriptReader {
     if (file === this.file) return;
     this.file = file;
     this.offset = 0;
-    this.partial = '';
+    this.partial = Buffer.alloc(0);
     this.open = undefined;
   }
 
@@ -93,7 +98,7 @@ export class TranscriptReader {
     } catch {
       this.offset = 0;
     }
-    this.partial = '';
+    this.partial = Buffer.alloc(0);
     this.open = undefined;
   }
 
@@ -105,24 +110,25 @@ export class TranscriptReader {
     return done;
   }
 
+  /** Never throws: the file is in a directory the agent can write (a link, a FIFO, a directory there is skipped). */
   private read(): void {
-    let fd: number;
+    const f = openRegular(this.file);
+    if (!f) return;
+    const fd = f.fd;
     try {
-      fd = fs.openSync(this.file, 'r');
-    } catch {
-      return;
-    }
-    try {
-      const size = fs.fstatSync(fd).size;
+      const size = f.size;
       if (size < this.offset) this.offset = 0; // replaced
       if (size === this.offset) return;
-      const buf = Buffer.alloc(size - this.offset);
+      const buf = Buffer.alloc(Math.min(size - this.offset, MAX_READ));
       const n = fs.readSync(fd, buf, 0, buf.length, this.offset);
       this.offset += n;
-      const text = this.partial + buf.subarray(0, n).toString('utf8');
-      const lines = text.split('\n');
-      this.partial = lines.pop() ?? '';
+      const bytes = Buffer.concat([this.partial, buf.subarray(0, n)]);
+      const end = bytes.lastIndexOf(0x0a) + 1;
+      this.partial = bytes.subarray(end);
+      const lines = bytes.subarray(0, end).toString('utf8').split('\n');
       for (const l of lines) this.add(l);
+    } catch {
+      // unreadable now: the next read tries again
     } finally {
       fs.closeSync(fd);
     }

@@ -18,6 +18,7 @@ import { homeDir } from '../sandbox/policy.js';
 import { TranscriptReader, projectDir, transcriptFile } from './claude-transcript.js';
 import type { Driver, DriverContext, Hint, Turn } from './driver.js';
 import { HookInbox, installHook, type HookReport } from './hook-inbox.js';
+import { openRegular, readRegular, writeOwnFile } from './untrusted.js';
 
 const HOOK_EVENTS = ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PostToolUse', 'Stop', 'Notification', 'PermissionRequest', 'SessionEnd'];
 const WAITING_NOTICES = new Set(['permission_prompt', 'elicitation_dialog']);
@@ -60,9 +61,10 @@ class ClaudeDriver implements Driver {
     const hooks = Object.fromEntries(
       HOOK_EVENTS.map((event) => [event, [{ matcher: '', hooks: [{ type: 'command', command: hook(event), timeout: 10 }] }]]),
     );
-    fs.writeFileSync(this.settingsFile, `${JSON.stringify({ hooks }, null, 2)}\n`, { mode: 0o600 });
+    writeOwnFile(this.settingsFile, `${JSON.stringify({ hooks }, null, 2)}\n`, 0o600);
     // An existing conversation is continued (restart, Load); --session-id on it would be refused.
     const conversation = fs.existsSync(this.transcript) ? ['--resume', this.uuid] : ['--session-id', this.uuid];
+    // Without it Claude Code upgrades itself with a global npm install.
     const env: Record<string, string> = { DISABLE_AUTOUPDATER: '1' };
     // As root, Claude Code refuses --dangerously-skip-permissions unless told it is sandboxed (it is).
     if (process.getuid?.() === 0) env['IS_SANDBOX'] = '1';
@@ -91,7 +93,10 @@ class ClaudeDriver implements Driver {
       this.statusWatch = fs.watch(sessions, (_, name) => {
         if (name && name.endsWith('.json')) this.onStatus(path.join(sessions, name), hint);
       });
-      this.statusWatch.on('error', () => this.statusWatch?.close());
+      this.statusWatch.on('error', () => {
+        this.statusWatch?.close();
+        this.statusWatch = null;
+      });
     } catch {
       // no status file: hooks alone (an interrupt is then seen only by the next hook)
     }
@@ -134,8 +139,11 @@ class ClaudeDriver implements Driver {
 
   private onStatus(file: string, hint: (h: Hint) => void): void {
     const status = readStatus(file);
-    if (!status || status.sessionId !== this.uuid || typeof status.status !== 'string' || status.status === this.lastStatus) return;
-    this.lastStatus = status.status;
+    if (!status || status.sessionId !== this.uuid || typeof status.status !== 'string') return;
+    // Each change once (a quick busy → idle may be seen only as its idle).
+    const stamp = `${status.status} ${String(status.statusUpdatedAt)}`;
+    if (stamp === this.lastStatus) return;
+    this.lastStatus = stamp;
     const at = typeof status.statusUpdatedAt === 'number' ? status.statusUpdatedAt : Date.now();
     if (status.status === 'busy') hint({ kind: 'running', at });
     else if (status.status === 'idle') hint({ kind: 'idle', at });
@@ -153,7 +161,7 @@ class ClaudeDriver implements Driver {
     for (const name of names) {
       const status = readStatus(path.join(dir, name));
       if (status?.sessionId !== this.uuid) continue;
-      this.lastStatus = String(status.status);
+      this.lastStatus = `${String(status.status)} ${String(status.statusUpdatedAt)}`;
       return status.status === 'busy' ? 'running' : status.status === 'waiting' ? 'waiting' : status.status === 'idle' ? 'idle' : null;
     }
     return null;
@@ -168,21 +176,26 @@ class ClaudeDriver implements Driver {
   }
 
   save(file: string, rendered: string): string[] {
+    // Claude Code's record is in a directory the agent can write: only a regular file is copied.
+    const record = openRegular(this.transcript);
+    if (!record) throw new Error(`no conversation to save yet (${this.transcript} is not there)`);
+    let jsonl: string;
+    try {
+      jsonl = fs.readFileSync(record.fd, 'utf8');
+    } finally {
+      fs.closeSync(record.fd);
+    }
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(file, rendered);
     const raw = rawFile(file);
-    fs.copyFileSync(this.transcript, raw);
+    writeOwnFile(file, rendered, 0o644);
+    writeOwnFile(raw, jsonl, 0o600);
     return [file, raw];
   }
 
   load(file: string): void {
     const raw = file.endsWith('.jsonl') ? file : rawFile(file);
-    let text: string;
-    try {
-      text = fs.readFileSync(raw, 'utf8');
-    } catch {
-      throw new Error(`${raw} cannot be read: Load takes a file written by Save (its .jsonl lies beside it)`);
-    }
+    const text = readRegular(raw, 256 << 20);
+    if (text === null) throw new Error(`${raw} cannot be read: Load takes a file written by Save (its .jsonl lies beside it)`);
     // A copy under a new uuid, where Claude Code looks for it: the saved file stays as it was.
     const uuid = randomUUID();
     const lines = text.split('\n').map((line) => {
@@ -198,7 +211,7 @@ class ClaudeDriver implements Driver {
     });
     fs.mkdirSync(projectDir(this.configDir, this.ctx.cwd), { recursive: true });
     this.uuid = uuid;
-    fs.writeFileSync(this.transcript, lines.join('\n'));
+    writeOwnFile(this.transcript, lines.join('\n'), 0o600);
     this.reader.switchTo(this.transcript);
     this.reader.skipToEnd();
   }
@@ -219,10 +232,11 @@ interface StatusFile {
 }
 
 function readStatus(file: string): StatusFile | null {
+  const text = readRegular(file, 64 * 1024);
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as StatusFile;
+    return text === null ? null : (JSON.parse(text) as StatusFile);
   } catch {
-    return null; // being rewritten, or gone
+    return null; // being rewritten
   }
 }
 

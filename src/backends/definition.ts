@@ -108,8 +108,7 @@ export const BUILTIN: readonly BackendDefinition[] = [
     // --session-id/--resume and --settings (hooks) are added by the driver (claude.ts).
     command: ['claude', '--dangerously-skip-permissions'],
     install: 'npm install -g @anthropic-ai/claude-code',
-    // Without it Claude Code upgrades itself with a global npm install.
-    env: { DISABLE_AUTOUPDATER: '1' },
+    // DISABLE_AUTOUPDATER=1 is set by the driver, always.
     passEnv: ['ANTHROPIC_*', 'CLAUDE_*', 'DISABLE_*', 'IS_SANDBOX', ...PROXIES],
     startup: {
       timeoutMs: 60_000,

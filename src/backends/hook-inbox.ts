@@ -12,6 +12,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+import { readRegular, writeOwnFile } from './untrusted.js';
+
 export interface HookReport {
   /** The event name our command line gave (UserPromptSubmit, Stop, …). */
   event: string;
@@ -22,6 +24,8 @@ export interface HookReport {
 }
 
 const MAX_REPORT = 256 * 1024;
+/** <nanoseconds>-<pid>, as the script names them. */
+const REPORT_NAME = /^\d{1,20}-\d{1,10}$/;
 
 /** `'…'` for sh: our own paths only, but quoted all the same. */
 export function shQuote(s: string): string {
@@ -41,9 +45,9 @@ t="$d/.$$"
 { printf '%s\\n' "$1"; head -c ${MAX_REPORT}; } >"$t" 2>/dev/null && mv -f "$t" "$d/$(date +%s%N)-$$" 2>/dev/null
 exit 0
 `;
-  fs.writeFileSync(`${script}.new`, body, { mode: 0o700 });
-  fs.renameSync(`${script}.new`, script);
-  return (event) => `${shQuote(script)} ${event}`;
+  writeOwnFile(script, body, 0o600);
+  // Through sh, so the script needs only read access (landrun grants the state directory rw, not x).
+  return (event) => `/bin/sh ${shQuote(script)} ${event}`;
 }
 
 /** Watches `<stateDir>/hooks/` and hands each report over once, oldest first. */
@@ -80,7 +84,9 @@ export class HookInbox {
         this.again = false;
         let names: string[];
         try {
-          names = fs.readdirSync(this.dir).filter((n) => !n.startsWith('.'));
+          // The agent can swap the directory for a link to elsewhere: read only the real one.
+          if (!fs.lstatSync(this.dir).isDirectory()) return;
+          names = fs.readdirSync(this.dir).filter((n) => REPORT_NAME.test(n));
         } catch {
           return;
         }
@@ -90,7 +96,11 @@ export class HookInbox {
           const text = readReport(file);
           if (text === null) continue;
           const report = parseReport(text, Number(name.split('-')[0]) / 1e6 || Date.now());
-          if (report) this.onReport(report);
+          try {
+            if (report) this.onReport(report);
+          } catch (e) {
+            process.stderr.write(`anvillm: a hook report failed: ${(e as Error).message}\n`);
+          }
         }
       } while (this.again && this.watcher);
     } finally {
@@ -99,23 +109,15 @@ export class HookInbox {
   }
 }
 
-/**
- * A report's text, and the report removed. The agent can put anything in that directory: only a
- * regular file of sane size is read (a FIFO would block the daemon, a link would lead elsewhere).
- */
+/** A report's text (a regular file of sane size, or null), and the report removed. */
 function readReport(file: string): string | null {
-  let fd: number | null = null;
+  const text = readRegular(file, 2 * MAX_REPORT);
   try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
-    const st = fs.fstatSync(fd);
-    if (!st.isFile() || st.size > 2 * MAX_REPORT) return null;
-    return fs.readFileSync(fd, 'utf8');
+    fs.unlinkSync(file); // a directory planted there stays: never removed recursively
   } catch {
-    return null;
-  } finally {
-    if (fd !== null) fs.closeSync(fd);
-    fs.rmSync(file, { force: true, recursive: true });
+    // gone, or not ours to remove
   }
+  return text;
 }
 
 export function parseReport(text: string, at: number): HookReport | null {

@@ -172,7 +172,8 @@ export class SessionManager {
   }
 
   private driver(def: BackendDefinition, id: string, cwd: string, saved: Record<string, string>): Driver | null {
-    const factory = def.driver ? DRIVERS[def.driver] : undefined;
+    // `state: {method: quiet}` reads even a backend with a driver from its screen.
+    const factory = def.driver && def.state.method === 'hooks' ? DRIVERS[def.driver] : undefined;
     return factory ? factory({ id, cwd, stateDir: this.sessionDir(id), env: { ...this.env, ...def.env }, saved }) : null;
   }
 

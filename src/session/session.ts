@@ -12,6 +12,7 @@ import { StringDecoder } from 'node:string_decoder';
 
 import type { BackendDefinition } from '../backends/definition.js';
 import { answerOf, formatTurn, renderTurn, type Driver, type Hint, type Turn } from '../backends/driver.js';
+import { writeOwnFile } from '../backends/untrusted.js';
 import type { Tmux } from '../tmux/tmux.js';
 import { aliasProblem } from './ids.js';
 import { descendants, endTree, startTime } from './processes.js';
@@ -90,6 +91,10 @@ export class Session {
   private confirmedAt = 0;
   private confirmTimer: NodeJS.Timeout | null = null;
   private pendingTurns: Turn[] = [];
+  /** After the agent said its session ended: the pane's death, with its status, is awaited this long. */
+  private endTimer: NodeJS.Timeout | null = null;
+  /** The agent never confirmed the current prompt: this turn is judged from the screen. */
+  private unconfirmed = false;
   /** A driver's turn is ending: its answer is being read (with the text the agent's hook named). */
   private finishing: { answer: string | undefined } | null = null;
   /** A turn's end is being read off the screen: checks wait. */
@@ -215,6 +220,7 @@ export class Session {
 
   async kill(): Promise<void> {
     this.clearTimer();
+    this.clearEndTimer();
     this.driver?.close();
     this.queue = [];
     this.killing = true; // the window's close, which arrives first, is ours
@@ -232,7 +238,8 @@ export class Session {
   async restart(): Promise<void> {
     if (this.killing) throw new Error(`session ${this.id} was killed: start a new one`);
     this.clearTimer();
-    this.queue = [];
+    this.clearEndTimer();
+    // Queued prompts stay queued: they go once the agent is ready again.
     this.current = null;
     this.finishing = null;
     this.pendingTurns = [];
@@ -242,6 +249,7 @@ export class Session {
       await this.host.respawn(this);
     } catch (e) {
       this.addError(`restart failed: ${(e as Error).message}`);
+      this.driver?.close();
       this.setState('error');
       this.host.emit({ id: this.id, kind: 'error', text: 'restart failed' });
       throw e;
@@ -267,7 +275,7 @@ export class Session {
       return file;
     }
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(file, this.conversation);
+    writeOwnFile(file, this.conversation, 0o644); // a link planted at that name is replaced, not followed
     return file;
   }
 
@@ -365,7 +373,12 @@ export class Session {
 
   /** True while the turn is judged from the screen: no driver, or a slash command (which fires no hooks). */
   private get byScreen(): boolean {
-    return !this.driver || (this.current?.trimStart().startsWith('/') ?? false);
+    return !this.driver || this.unconfirmed || (this.current?.trimStart().startsWith('/') ?? false);
+  }
+
+  private confirm(at: number): void {
+    this.confirmedAt = at;
+    this.clearConfirm();
   }
 
   /** What the agent's driver says; stale hints (from before the current prompt) are dropped. */
@@ -373,17 +386,23 @@ export class Session {
     if (this.ended || this.state === 'starting') return;
     if (h.kind === 'ended') {
       // Its exit status comes with the pane's death; if that does not follow, end anyway.
-      setTimeout(() => void this.onDeath(null), 1500).unref();
+      this.clearEndTimer();
+      this.endTimer = setTimeout(() => {
+        this.endTimer = null;
+        if (!pidAlive(this.pid)) void this.onDeath(null);
+      }, 1500);
+      this.endTimer.unref();
       return;
     }
     if (h.at < this.sentAt - STALE_SLACK_MS) return;
     // While our prompt is not yet taken, or for news older than its taking, the agent is still
     // speaking of the turn before (its status file lags its Stop hook by some 30 ms).
+    // A tool starting (or the status file turning busy) after our prompt also says it was taken.
+    if (h.kind === 'running' && this.current !== null && !this.confirmedAt) this.confirm(h.at);
     if (h.kind !== 'submitted' && this.current !== null && (!this.confirmedAt || h.at < this.confirmedAt - STALE_SLACK_MS)) return;
     switch (h.kind) {
       case 'submitted':
-        this.confirmedAt = h.at;
-        this.clearConfirm();
+        this.confirm(h.at);
         if (this.state !== 'running') this.setState('running');
         return;
       case 'running':
@@ -446,12 +465,20 @@ export class Session {
       this.confirmTimer = null;
       if (this.confirmedAt || this.state !== 'running' || this.ended) return;
       if (tries >= CONFIRM_TRIES) {
-        this.addError(`the agent did not confirm the prompt after ${CONFIRM_TRIES} Enters: see screen, or Attach`);
+        // Its hooks are not reaching us: the screen says when this turn is over.
+        this.addError(`the agent did not confirm the prompt after ${CONFIRM_TRIES} Enters (are its hooks running?): judging this turn from the screen`);
+        this.unconfirmed = true;
+        this.schedule(this.def.state.quietMs);
         return;
       }
       void this.host.tmux.sendKeys(this.tmuxSession, this.paneId, this.def.submit.keys).catch(() => {});
       this.armConfirm(tries + 1);
     }, CONFIRM_MS);
+  }
+
+  private clearEndTimer(): void {
+    if (this.endTimer) clearTimeout(this.endTimer);
+    this.endTimer = null;
   }
 
   private clearConfirm(): void {
@@ -472,6 +499,7 @@ export class Session {
     this.output = '';
     this.sentAt = Date.now();
     this.confirmedAt = 0;
+    this.unconfirmed = false;
     this.setState('running');
     try {
       await this.host.tmux.paste(this.tmuxSession, this.paneId, text);
@@ -624,6 +652,15 @@ export class Session {
 }
 
 /** A path typed into the agent (save/load commands) must stay one line of text. */
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function checkPath(p: string): void {
   if (/[\x00-\x1f\x7f]/.test(p)) throw new Error(`bad path ${JSON.stringify(p)}: no control characters or newlines`);
 }
