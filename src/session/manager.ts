@@ -173,7 +173,7 @@ export class SessionManager {
 
   private driver(def: BackendDefinition, id: string, cwd: string, saved: Record<string, string>): Driver | null {
     const factory = def.driver ? DRIVERS[def.driver] : undefined;
-    return factory ? factory({ id, cwd, stateDir: this.sessionDir(id), env: { ...this.env, ...def.env }, saved }) : null;
+    return factory ? factory({ id, cwd, stateDir: this.sessionDir(id), env: { ...this.env, ...def.env }, saved, args: def.command.slice(1) }) : null;
   }
 
   /** The argv and environment of the agent inside the sandbox, with the policy read afresh. */
