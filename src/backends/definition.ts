@@ -134,14 +134,17 @@ export const BUILTIN: readonly BackendDefinition[] = [
   },
   {
     ...defaults('kiro-cli'),
+    driver: 'kiro',
     label: 'Kiro',
     // --legacy-ui: the classic line interface (the default terminal UI redraws a full screen).
+    // --agent anvillm-<id> (its hooks) is added by the driver (kiro.ts).
     command: ['kiro-cli', 'chat', '--legacy-ui', '--trust-all-tools'],
     install: 'curl -fsSL https://cli.kiro.dev/install | bash, then kiro-cli login (see kiro.dev/docs/cli)',
     env: { NO_COLOR: '1' },
     passEnv: ['KIRO_*', 'AWS_*', ...PROXIES],
     startup: { timeoutMs: 30_000, dialogs: [], ready: KIRO_PROMPT },
-    state: { method: 'quiet', quietMs: 500, busy: /Thinking\.\.\.$/m, ready: KIRO_PROMPT },
+    // State from the driver's hooks; quiet + /proc + the spinner when they do not come (and for slash commands).
+    state: { method: 'hooks', quietMs: 500, busy: /Thinking\.\.\.$/m, ready: KIRO_PROMPT },
     stopKeys: ['C-c'],
     slashCommands: ['/chat load', '/chat save', '/help', '/agent list'],
     save: { method: 'command', save: '/chat save {path} --force', load: '/chat load {path}' },

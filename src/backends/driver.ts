@@ -2,7 +2,8 @@
  * A driver is the small piece of code a backend may have beyond its data: for agents that say
  * more than their screen does (hooks, a status file, a transcript of their own), it turns those
  * into state hints and exact turns. A backend without one is read from its screen (the session's
- * "quiet" method).
+ * "quiet" method). A driver may give state hints only (`turns: false`): the session then reads the
+ * answer from the screen when the agent says the turn ended.
  */
 export interface Turn {
   prompt: string;
@@ -30,9 +31,18 @@ export interface DriverContext {
   env: NodeJS.ProcessEnv;
   /** What `record()` returned before a daemon restart. */
   saved: Record<string, string>;
+  /** The backend's command after the program (a user's definition may already name what a driver would add). */
+  args: readonly string[];
 }
 
 export interface Driver {
+  /**
+   * false: the agent keeps no record of its turns to read (takeTurns() gives none); its `idle`
+   * hint ends the turn and the answer is read from the screen/output, as for a backend without a
+   * driver. When a turn brings no `submitted` hint within a few seconds (hooks not running), the
+   * session judges that turn from the screen (quiet + /proc). Default true.
+   */
+  readonly turns?: boolean;
   /** Arguments after the backend's command, and environment, for a start (a conversation that exists is continued). */
   launch(): { args: string[]; env: Record<string, string> };
   /** Starts listening; hints arrive at `hint`. */

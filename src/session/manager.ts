@@ -174,7 +174,7 @@ export class SessionManager {
   private driver(def: BackendDefinition, id: string, cwd: string, saved: Record<string, string>): Driver | null {
     // `state: {method: quiet}` reads even a backend with a driver from its screen.
     const factory = def.driver && def.state.method === 'hooks' ? DRIVERS[def.driver] : undefined;
-    return factory ? factory({ id, cwd, stateDir: this.sessionDir(id), env: { ...this.env, ...def.env }, saved }) : null;
+    return factory ? factory({ id, cwd, stateDir: this.sessionDir(id), env: { ...this.env, ...def.env }, saved, args: def.command.slice(1) }) : null;
   }
 
   /** The argv and environment of the agent inside the sandbox, with the policy read afresh. */

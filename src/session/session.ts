@@ -56,6 +56,11 @@ export interface SessionRecord {
 /** How long the agent has to confirm a submitted prompt before Enter is pressed again. */
 const CONFIRM_MS = 2000;
 const CONFIRM_TRIES = 3;
+/** A driver without turns: how long its `submitted` may take before the turn is judged from the screen. */
+const HOOK_WAIT_MS = 3000;
+/** After such a driver's `idle`: output quiet this long (the last of the answer arriving), at most SETTLE_MAX_MS. */
+const SETTLE_MS = 100;
+const SETTLE_MAX_MS = 2000;
 /** Hints older than the prompt they would end belong to the turn before (clocks agree: same machine). */
 const STALE_SLACK_MS = 5;
 
@@ -93,12 +98,18 @@ export class Session {
   private pendingTurns: Turn[] = [];
   /** After the agent said its session ended: the pane's death, with its status, is awaited this long. */
   private endTimer: NodeJS.Timeout | null = null;
-  /** The agent never confirmed the current prompt: this turn is judged from the screen. */
-  private unconfirmed = false;
   /** A driver's turn is ending: its answer is being read (with the text the agent's hook named). */
   private finishing: { answer: string | undefined } | null = null;
   /** A turn's end is being read off the screen: checks wait. */
   private readingScreen = false;
+  /**
+   * A driver without turns (hints only): this turn is judged from the screen all the same — its
+   * hooks did not confirm the prompt in time, or it was interrupted (no hook says so).
+   */
+  private screenFallback = false;
+  /** Such a driver's hooks: heard at least once; missed on a turn (later turns then start on the screen). */
+  private hooksHeard = false;
+  private hooksMissed = false;
 
   constructor(
     private readonly host: SessionHost,
@@ -216,6 +227,12 @@ export class Session {
     if (this.ended) return;
     this.queue = [];
     await this.host.tmux.sendKeys(this.tmuxSession, this.paneId, this.def.stopKeys);
+    // An interrupt fires no hook: a driver without turns leaves this turn's end to the screen.
+    if (this.driver && !this.driverTurns && this.state === 'running' && !this.screenFallback) {
+      this.screenFallback = true;
+      this.lastOutputAt = Date.now();
+      this.schedule(this.def.state.quietMs);
+    }
   }
 
   async kill(): Promise<void> {
@@ -242,6 +259,7 @@ export class Session {
     // Queued prompts stay queued: they go once the agent is ready again.
     this.current = null;
     this.finishing = null;
+    this.screenFallback = false;
     this.pendingTurns = [];
     this.answered.clear();
     this.setState('starting'); // before the await: the old agent's last output must not end a turn
@@ -265,13 +283,13 @@ export class Session {
     const file = target
       ? path.resolve(this.cwd, target)
       : path.join(this.host.transcriptsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${this.id}.txt`);
-    if (this.driver) {
-      this.driver.save(file, this.conversation);
-      return file;
-    }
     const save = this.def.save;
     if (save.method === 'command') {
       this.sendCommand(save.save.replaceAll('{path}', file));
+      return file;
+    }
+    if (this.driver) {
+      this.driver.save(file, this.conversation);
       return file;
     }
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -281,7 +299,7 @@ export class Session {
 
   async load(target: string): Promise<void> {
     checkPath(target);
-    if (this.driver) {
+    if (this.driver && this.def.save.method !== 'command') {
       if (this.ended) throw new Error(`session ${this.id} has exited: start a new one`);
       this.driver.load(path.resolve(this.cwd, target));
       await this.restart();
@@ -361,7 +379,10 @@ export class Session {
    */
   adopt(): void {
     this.baseline = descendants(this.pid).length;
-    if (this.driver) {
+    if (this.driver && !this.driverTurns) {
+      // Hints only, and no status to ask: the screen says whether a turn is in progress.
+      this.screenFallback = true;
+    } else if (this.driver) {
       // Its hints say when the turn in progress, if any, ends.
       this.clearTimer();
       this.state = this.driver.status() ?? 'idle';
@@ -371,13 +392,22 @@ export class Session {
     this.schedule(this.def.state.quietMs);
   }
 
-  /** True while the turn is judged from the screen: no driver, or a slash command (which fires no hooks). */
+  /**
+   * True while the turn is judged from the screen: no driver, a slash command (which fires no
+   * hooks), or a hints-only driver whose hooks did not come for this turn.
+   */
   private get byScreen(): boolean {
-    return !this.driver || this.unconfirmed || (this.current?.trimStart().startsWith('/') ?? false);
+    return !this.driver || this.screenFallback || (this.current?.trimStart().startsWith('/') ?? false);
+  }
+
+  /** The driver records turns (a transcript); false: hints only, answers read from the screen. */
+  private get driverTurns(): boolean {
+    return this.driver?.turns !== false;
   }
 
   private confirm(at: number): void {
     this.confirmedAt = at;
+    this.hooksHeard = true;
     this.clearConfirm();
   }
 
@@ -414,6 +444,12 @@ export class Session {
         return;
       case 'idle':
         if (this.state !== 'running' && this.state !== 'waiting') return;
+        if (!this.driverTurns) {
+          this.clearConfirm();
+          const deadline = Date.now() + SETTLE_MAX_MS;
+          this.schedule(0, () => this.settleScreenTurn(deadline));
+          return;
+        }
         if (this.finishing) {
           this.finishing.answer ??= h.answer;
           return;
@@ -458,22 +494,46 @@ export class Session {
     void this.sendNext();
   }
 
-  /** Presses Enter again while the agent has not confirmed the prompt: an Enter can be dropped. */
+  /**
+   * A hints-only driver said the turn ended: its answer is read from the output once the last of
+   * it has arrived (the hook can overtake the pane's output by a few milliseconds).
+   */
+  private settleScreenTurn(deadline: number): Promise<void> | void {
+    if (this.ended || (this.state !== 'running' && this.state !== 'waiting')) return;
+    const since = Date.now() - this.lastOutputAt;
+    if (since < SETTLE_MS && Date.now() < deadline) return this.schedule(SETTLE_MS - since, () => this.settleScreenTurn(deadline));
+    this.screenFallback = false;
+    return this.finishTurn();
+  }
+
+  /**
+   * Presses Enter again while the agent has not confirmed the prompt: an Enter can be dropped. A
+   * hints-only driver's agent gets no second Enter: its hooks may simply not run (a Kiro that
+   * ignores --agent), so the turn is judged from the screen instead.
+   */
   private armConfirm(tries: number): void {
     this.clearConfirm();
+    const hintsOnly = !this.driverTurns;
     this.confirmTimer = setTimeout(() => {
       this.confirmTimer = null;
       if (this.confirmedAt || this.state !== 'running' || this.ended) return;
+      if (hintsOnly) {
+        if (!this.hooksHeard && !this.hooksMissed) this.addError(`no hook from ${this.def.name} confirmed the prompt within ${HOOK_WAIT_MS / 1000} s: its state is read from the screen until one does`);
+        this.hooksMissed = true;
+        this.screenFallback = true;
+        void this.check();
+        return;
+      }
       if (tries >= CONFIRM_TRIES) {
         // Its hooks are not reaching us: the screen says when this turn is over.
         this.addError(`the agent did not confirm the prompt after ${CONFIRM_TRIES} Enters (are its hooks running?): judging this turn from the screen`);
-        this.unconfirmed = true;
+        this.screenFallback = true;
         this.schedule(this.def.state.quietMs);
         return;
       }
       void this.host.tmux.sendKeys(this.tmuxSession, this.paneId, this.def.submit.keys).catch(() => {});
       this.armConfirm(tries + 1);
-    }, CONFIRM_MS);
+    }, hintsOnly ? HOOK_WAIT_MS : CONFIRM_MS);
   }
 
   private clearEndTimer(): void {
@@ -499,7 +559,8 @@ export class Session {
     this.output = '';
     this.sentAt = Date.now();
     this.confirmedAt = 0;
-    this.unconfirmed = false;
+    // Hooks missed before and never heard: this turn starts on the screen (hints still count).
+    this.screenFallback = !!this.driver && !this.driverTurns && this.hooksMissed && !this.hooksHeard;
     this.setState('running');
     try {
       await this.host.tmux.paste(this.tmuxSession, this.paneId, text);
@@ -546,11 +607,14 @@ export class Session {
     if (descendants(this.pid).length > this.baseline) return this.schedule(quietMs);
     const { busy, ready } = this.def.state;
     if (busy || ready) {
+      const turn = this.sentAt;
       const screen = await this.screen();
+      // A hook may have ended the turn meanwhile (and the next one begun).
+      if (this.ended || this.state !== 'running' || !this.byScreen || this.sentAt !== turn) return;
       if ((busy && busy.test(screen)) || (ready && !ready.test(screen))) return this.schedule(quietMs);
     }
     // A slash command fires no hooks, but the agent records what it printed.
-    if (this.driver) {
+    if (this.driver && this.driverTurns) {
       this.finishing = { answer: undefined };
       return this.finishDriverTurn(0);
     }
@@ -591,6 +655,8 @@ export class Session {
   private async finishTurn(): Promise<void> {
     const prompt = this.current;
     this.current = null;
+    this.screenFallback = false;
+    this.clearConfirm();
     if (prompt !== null) {
       let screen: string | null = null;
       if (this.def.response.source === 'screen') {

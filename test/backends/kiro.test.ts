@@ -1,7 +1,9 @@
 /**
  * The built-in kiro-cli backend against a documentation-based stand-in for the Kiro CLI
  * (test/fixtures/fake-kiro.ts: Kiro cannot be installed here; its header names the kiro.dev pages
- * it follows). Real tmux, real bubblewrap; the built-in definition is used as shipped.
+ * it follows). Real tmux, real bubblewrap; the built-in definition is used as shipped: its state
+ * comes from the hooks of the agent file the kiro driver writes (~/.kiro/agents/anvillm-<id>.json),
+ * the quiet fallback when they do not come.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -21,6 +23,9 @@ describe('kiro-cli (a documentation-based stand-in)', { skip: needs('tmux', 'bwr
   let manager: SessionManager;
   let pathWithKiro = '';
   let s: Session;
+  let agents = '';
+  const mine = '{"name": "mine", "hooks": {"stop": [{"command": "true"}]}}\n';
+  let mineStat: fs.Stats;
 
   before(() => {
     world = fakeEnv();
@@ -29,6 +34,11 @@ describe('kiro-cli (a documentation-based stand-in)', { skip: needs('tmux', 'bwr
     fs.chmodSync(fakeKiro, 0o755);
     fs.symlinkSync(fakeKiro, path.join(bin, 'kiro-cli'));
     pathWithKiro = `${bin}:${world.env['PATH']}`;
+    // The user's own agent: never touched.
+    agents = path.join(world.env['HOME']!, '.kiro', 'agents');
+    fs.mkdirSync(agents, { recursive: true });
+    fs.writeFileSync(path.join(agents, 'mine.json'), mine);
+    mineStat = fs.statSync(path.join(agents, 'mine.json'));
     manager = world.manager();
   });
   after(async () => {
@@ -38,6 +48,7 @@ describe('kiro-cli (a documentation-based stand-in)', { skip: needs('tmux', 'bwr
   });
 
   const idle = (x: Session) => until(() => x.state === 'idle', `${x.id} to be idle (it is ${x.state}; err: ${x.err()})`);
+  const agentFile = (x: Session) => path.join(agents, `anvillm-${x.id}.json`);
 
   it('a missing kiro-cli is refused, saying how to install it', async () => {
     await assert.rejects(manager.create('kiro-cli', world.project('none')), /^Error: kiro-cli is not installed: curl -fsSL https:\/\/cli\.kiro\.dev\/install \| bash/);
@@ -51,7 +62,17 @@ describe('kiro-cli (a documentation-based stand-in)', { skip: needs('tmux', 'bwr
     await idle(s);
     const screen = await s.screen();
     assert.match(screen, /All tools are now trusted/);
-    assert.match(screen, /^!>$/m);
+    assert.match(screen, new RegExp(`^\\[anvillm-${s.id}\\] !>$`, 'm'), 'started with its own agent');
+  });
+
+  it('its agent file: Kiro\'s default tools and steering, plus our never-failing hooks', () => {
+    const agent = JSON.parse(fs.readFileSync(agentFile(s), 'utf8')) as Record<string, unknown> & { hooks: Record<string, { command: string }[]> };
+    assert.equal(agent['name'], `anvillm-${s.id}`);
+    assert.deepEqual(agent['tools'], ['*']);
+    assert.equal(agent['includeMcpJson'], true);
+    assert.ok((agent['resources'] as string[]).includes('file://.kiro/steering/**/*.md'));
+    assert.deepEqual(Object.keys(agent.hooks).sort(), ['stop', 'userPromptSubmit']);
+    for (const [event, [hook]] of Object.entries(agent.hooks)) assert.match(hook!.command, new RegExp(`/sessions/${s.id}/hook' ${event}$`));
   });
 
   it('a prompt: running, then idle with exactly the answer in out', async () => {
@@ -60,6 +81,16 @@ describe('kiro-cli (a documentation-based stand-in)', { skip: needs('tmux', 'bwr
     await idle(s);
     assert.equal(s.out(), 'Kiro heard: hello kiro (turn 1)');
     assert.equal(s.transcript(), 'USER: hello kiro\n\nASSISTANT: Kiro heard: hello kiro (turn 1)\n\n');
+  });
+
+  it('state comes from the hooks: a silent pause mid-answer stays running until the stop hook', async () => {
+    s.prompt('pause 2');
+    // Quiet (0.5 s, no child process, its prompt on the screen) would have ended the turn by now.
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(s.state, 'running');
+    await idle(s);
+    assert.equal(s.out(), 'Let me think.\nPaused 2 seconds.');
+    assert.equal(s.err(), '', 'no fallback: the hooks confirmed every prompt');
   });
 
   it('stays running while its shell tool runs, however quiet', async () => {
@@ -76,7 +107,7 @@ describe('kiro-cli (a documentation-based stand-in)', { skip: needs('tmux', 'bwr
     assert.equal(s.state, 'running');
     await s.stop();
     await until(() => s.state === 'idle', 'idle after stop', 5000);
-    assert.match(await s.screen(), /\^C\n\n!>\n$/);
+    assert.match(await s.screen(), new RegExp(`\\^C\\n\\n\\[anvillm-${s.id}\\] !>\\n$`));
   });
 
   it('allows /help, /agent list and /chat; refuses other slash commands: use Attach', async () => {
@@ -87,7 +118,7 @@ describe('kiro-cli (a documentation-based stand-in)', { skip: needs('tmux', 'bwr
     assert.match(s.out(), /\/chat save <path>/);
     s.prompt('/agent list');
     await idle(s);
-    assert.equal(s.out(), '* kiro_default');
+    assert.equal(s.out(), `* anvillm-${s.id}`);
   });
 
   it('Save writes Kiro\'s own conversation file; Load gives it to a new session', async () => {
@@ -97,7 +128,7 @@ describe('kiro-cli (a documentation-based stand-in)', { skip: needs('tmux', 'bwr
     await until(() => fs.readFileSync(file, 'utf8').startsWith('{'), 'the conversation file');
     await idle(s);
     const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as { history: { user: string }[] };
-    assert.deepEqual(saved.history.map((t) => t.user), ['hello kiro', 'sleep 1.5']);
+    assert.deepEqual(saved.history.map((t) => t.user), ['hello kiro', 'pause 2', 'sleep 1.5']);
 
     const other = await manager.create('kiro-cli', world.project('k2'));
     await idle(other);
@@ -109,11 +140,13 @@ describe('kiro-cli (a documentation-based stand-in)', { skip: needs('tmux', 'bwr
     assert.match(other.out(), /Imported conversation state from .*talk\.json/);
     other.prompt('and now?');
     await idle(other);
-    assert.equal(other.out(), 'Kiro heard: and now? (turn 3)', 'the loaded conversation goes on');
+    assert.equal(other.out(), 'Kiro heard: and now? (turn 4)', 'the loaded conversation goes on');
+    assert.ok(fs.existsSync(agentFile(other)));
     await other.kill();
+    assert.ok(!fs.existsSync(agentFile(other)), 'its agent file goes with it');
   });
 
-  it("runs the agent's userPromptSubmit and stop hooks, with the event on stdin", async () => {
+  it("a command naming the user's own agent: that agent's hooks run, ours are not added, quiet decides", async () => {
     const dir = world.project('hooked');
     fs.mkdirSync(path.join(dir, '.kiro', 'agents'), { recursive: true });
     fs.writeFileSync(
@@ -127,11 +160,19 @@ describe('kiro-cli (a documentation-based stand-in)', { skip: needs('tmux', 'bwr
     const h = await manager.create('kiro-cli', dir);
     await idle(h);
     assert.match(await h.screen(), /^\[watcher\] !>$/m);
+    assert.ok(!fs.existsSync(agentFile(h)), 'no agent file of ours');
     h.prompt('with hooks');
     await idle(h);
     assert.equal(h.out(), 'Kiro heard: with hooks (turn 1)');
     assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dir, 'submitted.json'), 'utf8')), { hook_event_name: 'userPromptSubmit', cwd: dir, prompt: 'with hooks' });
     assert.deepEqual(JSON.parse(fs.readFileSync(path.join(dir, 'stopped.json'), 'utf8')), { hook_event_name: 'stop', cwd: dir });
+    assert.match(h.err(), /no hook from kiro-cli confirmed the prompt within 3 s: its state is read from the screen/);
+    // The next turn starts on the screen at once.
+    const started = Date.now();
+    h.prompt('again');
+    await idle(h);
+    assert.equal(h.out(), 'Kiro heard: again (turn 2)');
+    assert.ok(Date.now() - started < 2500, `quiet from the start (${Date.now() - started} ms)`);
     await h.kill();
   });
 
@@ -142,6 +183,13 @@ describe('kiro-cli (a documentation-based stand-in)', { skip: needs('tmux', 'bwr
     await s.kill();
     assert.equal(s.state, 'exited');
     await until(() => !pids.some(alive), `${pids.join(' ')} to end`, 5000);
+    assert.ok(!fs.existsSync(agentFile(s)), 'its agent file is removed');
+  });
+
+  it("the user's own agents are untouched", () => {
+    assert.deepEqual(fs.readdirSync(agents), ['mine.json']);
+    assert.equal(fs.readFileSync(path.join(agents, 'mine.json'), 'utf8'), mine);
+    assert.equal(fs.statSync(path.join(agents, 'mine.json')).mtimeMs, mineStat.mtimeMs);
   });
 });
 
