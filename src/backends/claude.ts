@@ -46,8 +46,8 @@ class ClaudeDriver implements Driver {
     this.configDir = claudeConfigDir(ctx.env);
     const saved = ctx.saved['uuid'];
     this.uuid = saved && UUID.test(saved) ? saved : randomUUID();
+    // After a daemon restart the reader starts at the top: the session rebuilds its transcript.
     this.reader = new TranscriptReader(this.transcript);
-    this.reader.skipToEnd(); // after a daemon restart, turns already answered are not new
     this.settingsFile = path.join(ctx.stateDir, 'claude-settings.json');
   }
 

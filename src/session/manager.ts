@@ -199,6 +199,14 @@ export class SessionManager {
     const agentPath = findOnPath(session.def.command[0]!, this.env);
     if (!agentPath) throw new Error(`${session.def.command[0]} is not installed: ${session.def.install}`);
     const launch = await this.launch(session.def, session.cwd, this.sessionDir(session.id), agentPath, session.driver);
+    const alive = await this.tmux.window(session.tmuxSession, session.windowId).catch(() => null);
+    if (!alive) {
+      // The agent ended and its window went with it: a new window, same name.
+      const win = await this.tmux.newWindow({ session: `anvillm-${session.def.name}`, name: session.id, cwd: session.cwd, argv: launch.argv, env: launch.env, size: session.def.size });
+      Object.assign(session, { tmuxSession: win.session, windowId: win.windowId, paneId: win.paneId, pid: win.pid });
+      this.persist();
+      return;
+    }
     await this.tmux.respawn(session.tmuxSession, session.paneId, { cwd: session.cwd, argv: launch.argv, env: launch.env });
     const info = await this.tmux.window(session.tmuxSession, session.windowId);
     if (info) session.pid = info.pid;
@@ -231,14 +239,15 @@ export class SessionManager {
       const driver = this.driver(def, rec.id, rec.cwd, rec.driver ?? {});
       const session = new Session(this.host, def, rec.id, rec.cwd, { ...rec, paneId: win.paneId, pid: win.pid }, driver);
       this.sessions.set(rec.id, session);
+      session.adopt(); // before any await: its startup check must not run first
       await this.tmux.watch(win.session);
-      session.adopt();
     }
     this.persist();
   }
 
   /** Detaches from tmux; the agents keep running there. */
   close(): void {
+    for (const s of this.sessions.values()) s.detach();
     this.unlisten();
     this.tmux.close();
   }

@@ -130,7 +130,10 @@ export class Session {
     this.pid = record.pid;
     this.startupDeadline = Date.now() + def.startup.timeoutMs;
     this.schedule(def.state.quietMs);
-    this.driver?.listen((h) => this.onHint(h));
+    // Once the caller has set the session up (adopt): reports waiting since a restart then count.
+    queueMicrotask(() => {
+      if (!this.ended) this.driver?.listen((h) => this.onHint(h));
+    });
   }
 
   get backend(): string {
@@ -361,6 +364,18 @@ export class Session {
     this.addError(`the agent exited with status ${status ?? 'unknown'}; its last screen lines:\n${last}`);
     this.setState('exited');
     this.host.emit({ id: this.id, kind: 'exit', status });
+    // Its last screen is kept in err; the dead window goes. Measured: tmux 3.3a's server can
+    // segfault when a control client attaches to a session holding a dead pane whose exit status
+    // it never learnt (a daemon restart after an agent crashed) — taking every tmux session down.
+    // Restart makes a new window.
+    await this.host.tmux.killWindow(this.tmuxSession, this.windowId).catch(() => {});
+  }
+
+  /** The daemon lets go (it is stopping; the agent runs on in tmux): no timers, no watchers. */
+  detach(): void {
+    this.clearTimer();
+    this.clearEndTimer();
+    this.driver?.close();
   }
 
   /** The window is gone (killed outside AnviLLM). */
@@ -383,9 +398,25 @@ export class Session {
       // Hints only, and no status to ask: the screen says whether a turn is in progress.
       this.screenFallback = true;
     } else if (this.driver) {
-      // Its hints say when the turn in progress, if any, ends.
+      // The agent's record gives back the conversation, and the turn in progress, if any, whose
+      // end its hints will tell.
       this.clearTimer();
-      this.state = this.driver.status() ?? 'idle';
+      const status = this.driver.status();
+      const turns = this.driver.takeTurns();
+      // The turn in progress is the last one if its answer has not begun (or stopped at a tool);
+      // its prompt may also not be written yet, and then every turn here is complete.
+      const last = turns[turns.length - 1];
+      const busy = status === 'running' || status === 'waiting';
+      const open = busy && last && last.parts[last.parts.length - 1]?.kind !== 'text' ? turns.pop() : undefined;
+      for (const t of turns) this.conversation += renderTurn(t);
+      if (turns.length > 0) this.lastOut = answerOf(turns[turns.length - 1]!);
+      if (busy) {
+        // A turn is in progress (its prompt perhaps not yet written): its end waits for its answer.
+        this.pendingTurns = open ? [open] : [];
+        this.current = open?.prompt ?? '';
+        this.confirmedAt = 1; // taken long ago
+      }
+      this.state = status ?? 'idle';
       return;
     }
     this.state = 'running';

@@ -182,6 +182,36 @@ describe('Claude Code, for real, against a mock API', { skip, timeout: 240_000 }
     assert.match(c.err(), /the agent exited with status/);
   });
 
+  it('a daemon restart mid-turn: the next daemon has the conversation back and sees the turn end', async () => {
+    const r = await manager.create('claude', world.project('restart'), 'survivor');
+    await inState(r, 'idle');
+    r.prompt('before the restart');
+    await inState(r, 'idle');
+    r.prompt('a SLOW one');
+    await world.mock.waitFor('a SLOW one');
+    const first = manager;
+    // The old daemon goes (its tmux client detaches, the agent runs on); a new one adopts.
+    first.close();
+    const next = world.world.manager();
+    world.manager = manager = next;
+    next.subscribe((e) => events.push(e));
+    {
+      await next.adopt();
+      const again = next.get('survivor')!;
+      assert.equal(again.id, r.id);
+      assert.equal(again.state, 'running');
+      assert.equal(again.out(), 'Echo: before the restart', `transcript ${JSON.stringify(again.transcript())}, err ${again.err()}, record ${JSON.stringify(again.record())}`);
+      assert.match(again.transcript(), /^USER: before the restart\n\nASSISTANT: Echo: before the restart\n\n$/);
+      await again.stop();
+      await inState(again, 'idle');
+      assert.match(again.out(), /^(slow ?)+$/);
+      assert.match(again.transcript(), /USER: a SLOW one\n\nASSISTANT: slow/);
+      again.prompt('after the restart');
+      await until(() => again.out() === 'Echo: after the restart', 'the next answer', T);
+      await again.kill();
+    }
+  });
+
   it('its transcript lives where Claude Code keeps it, under the uuid we chose', () => {
     const dir = path.join(world.home, '.claude', 'projects');
     const files = fs.readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.jsonl'));

@@ -168,6 +168,17 @@ describe('sessions on tmux with a fake agent', { skip: needs('tmux', 'bwrap') },
     assert.ok(exit && exit.kind === 'exit' && (exit.status === 3 || exit.status === null), JSON.stringify(exit));
     assert.match(s.err(), /exited with status (3|unknown)/);
     assert.match(s.err(), /fatal: crashing as asked/);
+    // The dead window goes (tmux 3.3a can crash on a control client attaching beside a dead pane).
+    const deadWindow = s.windowId;
+    let windows = await manager.tmux.listWindows('anvillm-');
+    await until(() => !windows.some((w) => w.windowId === deadWindow), 'the dead window to go', 5000, async () => (windows = await manager.tmux.listWindows('anvillm-')));
+    // Restart brings the agent back, in a new window of the same name.
+    await s.restart();
+    await idle(s);
+    assert.notEqual(s.windowId, deadWindow);
+    s.prompt('back again');
+    await idle(s);
+    assert.match(s.out(), /You said: back again/);
   });
 
   it('a cwd with spaces, quotes, $(…) and a newline, and a 10 kB prompt of every character, arrive exact', async () => {
