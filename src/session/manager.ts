@@ -227,12 +227,14 @@ export class SessionManager {
   async adopt(): Promise<void> {
     const records = readRecords(this.recordsFile);
     const windows = await this.tmux.listWindows('anvillm-');
+    // Dead windows go before any control client attaches: tmux 3.3a can segfault attaching beside
+    // a dead pane (see Session.onDeath), which would end every session on the server.
+    for (const w of windows) if (w.dead) await this.tmux.killWindowDirectly(w.windowId).catch(() => {});
     const defs = loadBackends(this.env);
     for (const rec of records) {
       const win = windows.find((w) => w.session === rec.tmuxSession && w.name === rec.id && w.windowId === rec.windowId);
       const def = defs.find((d) => d.name === rec.backend);
       if (!win || win.dead || !def || this.sessions.has(rec.id)) {
-        if (win?.dead) await this.tmux.killWindow(win.session, win.windowId).catch(() => {});
         this.emit({ id: rec.id, kind: 'exit', status: win?.deadStatus ?? null });
         continue;
       }

@@ -257,6 +257,11 @@ export class Tmux {
   }
 
   /** Every window of the tmux sessions whose names start with `prefix` (re-adoption after a restart). */
+  /** Kills a window without a control client (none must attach while a dead pane is there). */
+  async killWindowDirectly(windowId: string): Promise<void> {
+    await run('tmux', [...this.tmuxArgs, 'kill-window', '-t', windowId], { env: this.env });
+  }
+
   async listWindows(prefix: string): Promise<WindowInfo[]> {
     try {
       const { stdout } = await run('tmux', [...this.tmuxArgs, 'list-windows', '-a', '-F', WINDOW_FORMAT], { env: this.env });
