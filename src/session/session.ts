@@ -96,6 +96,8 @@ export class Session {
   private confirmedAt = 0;
   private confirmTimer: NodeJS.Timeout | null = null;
   private pendingTurns: Turn[] = [];
+  /** The current prompt being pasted and submitted. */
+  private submitting: Promise<void> | null = null;
   /** After the agent said its session ended: the pane's death, with its status, is awaited this long. */
   private endTimer: NodeJS.Timeout | null = null;
   /** A driver's turn is ending: its answer is being read (with the text the agent's hook named). */
@@ -229,6 +231,8 @@ export class Session {
   async stop(): Promise<void> {
     if (this.ended) return;
     this.queue = [];
+    // A stop key typed into a paste still arriving would be lost (or end up in the prompt).
+    await this.submitting;
     await this.host.tmux.sendKeys(this.tmuxSession, this.paneId, this.def.stopKeys);
     // An interrupt fires no hook: a driver without turns leaves this turn's end to the screen.
     if (this.driver && !this.driverTurns && this.state === 'running' && !this.screenFallback) {
@@ -593,14 +597,18 @@ export class Session {
     // Hooks missed before and never heard: this turn starts on the screen (hints still count).
     this.screenFallback = !!this.driver && !this.driverTurns && this.hooksMissed && !this.hooksHeard;
     this.setState('running');
-    try {
-      await this.host.tmux.paste(this.tmuxSession, this.paneId, text);
-      // An Enter sent at once after the text can be dropped by the agent.
-      await sleep(this.def.submit.delayMs);
-      await this.host.tmux.sendKeys(this.tmuxSession, this.paneId, this.def.submit.keys);
-    } catch (e) {
-      this.addError(`could not send the prompt: ${(e as Error).message}`);
-    }
+    this.submitting = (async () => {
+      try {
+        await this.host.tmux.paste(this.tmuxSession, this.paneId, text);
+        // An Enter sent at once after the text can be dropped by the agent.
+        await sleep(this.def.submit.delayMs);
+        await this.host.tmux.sendKeys(this.tmuxSession, this.paneId, this.def.submit.keys);
+      } catch (e) {
+        this.addError(`could not send the prompt: ${(e as Error).message}`);
+      }
+    })();
+    await this.submitting;
+    this.submitting = null;
     this.lastOutputAt = Date.now();
     if (this.byScreen) this.schedule(this.def.state.quietMs);
     else if (!this.confirmedAt) this.armConfirm(1);

@@ -102,9 +102,8 @@ describe('sessions on tmux with a fake agent', { skip: needs('tmux', 'bwrap') },
   it('stop interrupts the agent', async () => {
     const s = manager.get('first')!;
     s.prompt('sleep 30');
-    await until(() => s.state === 'running', 'running');
-    await new Promise((r) => setTimeout(r, 400));
-    await s.stop();
+    assert.equal(s.state, 'running');
+    await s.stop(); // at once: the stop waits for the prompt's paste and Enter, never lost in them
     await idle(s);
     assert.match(await s.screen(), /interrupted/);
   });
