@@ -19,6 +19,7 @@ import path from 'node:path';
 import { homeDir } from '../sandbox/policy.js';
 import type { Driver, DriverContext, Hint, Turn } from './driver.js';
 import { HookInbox, installHook, type HookReport } from './hook-inbox.js';
+import { writeOwnFile } from './untrusted.js';
 
 /** Ours never fail (hook-inbox.ts); Kiro's default timeout is 30 s, ours is a file write. */
 const HOOK_TIMEOUT_MS = 10_000;
@@ -66,8 +67,8 @@ class KiroDriver implements Driver {
     };
     // The sandbox grants ~/.kiro only if it exists: made before the start.
     fs.mkdirSync(path.dirname(this.agentFile), { recursive: true, mode: 0o700 });
-    fs.writeFileSync(`${this.agentFile}.new`, `${JSON.stringify(agent, null, 2)}\n`, { mode: 0o600 });
-    fs.renameSync(`${this.agentFile}.new`, this.agentFile);
+    // ~/.kiro is the agent's to write: a link planted at the name is replaced, not followed.
+    writeOwnFile(this.agentFile, `${JSON.stringify(agent, null, 2)}\n`, 0o600);
     return { args: ['--agent', this.name], env: {} };
   }
 

@@ -235,6 +235,8 @@ export class SessionManager {
       const win = windows.find((w) => w.session === rec.tmuxSession && w.name === rec.id && w.windowId === rec.windowId);
       const def = defs.find((d) => d.name === rec.backend);
       if (!win || win.dead || !def || this.sessions.has(rec.id)) {
+        // What its driver left for the agent (Kiro's agent file) goes with it.
+        if (def && !this.sessions.has(rec.id)) this.driver(def, rec.id, rec.cwd, rec.driver ?? {})?.close();
         this.emit({ id: rec.id, kind: 'exit', status: win?.deadStatus ?? null });
         continue;
       }
