@@ -261,7 +261,9 @@ export class Win {
     return this.withAddr(async () => {
       await this.addr(address);
       const f = await this.file('data');
-      await f.pwrite(text, 0);
+      // acme turns each write of data into runes on its own: a character split between two
+      // writes would become replacement characters. Every chunk ends on a character boundary.
+      for (const chunk of utf8Chunks(Buffer.from(text), f.iounit)) await f.pwrite(chunk, 0);
     });
   }
 
@@ -376,4 +378,18 @@ export class Win {
     this.files.clear();
     await Promise.all(all.map(async (p) => (await p.catch(() => null))?.close().catch(() => {})));
   }
+}
+
+/** `bytes` cut into pieces of at most `max` bytes, never inside a UTF-8 character. */
+export function utf8Chunks(bytes: Buffer, max: number): Buffer[] {
+  const chunks: Buffer[] = [];
+  let start = 0;
+  while (start < bytes.length) {
+    let end = Math.min(start + max, bytes.length);
+    // Back off continuation bytes (10xxxxxx): the cut goes before their character's first byte.
+    if (end < bytes.length) while (end > start && (bytes[end]! & 0xc0) === 0x80) end--;
+    chunks.push(bytes.subarray(start, end));
+    start = end;
+  }
+  return chunks;
 }

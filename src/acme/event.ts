@@ -102,7 +102,8 @@ function parseOne(buf: Buffer): { event: RawEvent; length: number } | null {
 
 /** True for the types a program may write back for acme to act on (others fail "bad event syntax"). */
 export function canWriteBack(e: Pick<RawEvent, 'type'>): boolean {
-  return 'xXlLrR'.includes(e.type);
+  // acme's event file takes back only these (xfid.c: anything else is "bad event syntax").
+  return 'xXlL'.includes(e.type);
 }
 
 /** The message that asks acme to do its default action for `e`: its original range. */

@@ -156,7 +156,9 @@ export class ChatWindow {
       this.pending.push({ text, queued: state !== 'idle' || this.pending.length > 0 });
       const shown = this.renderPending();
       // The typed prompt becomes a pending one: the window says it is sent, and whether it waits.
-      await this.win.replace(arg === '' ? `#${this.end},$` : `#${this.end},#${this.pendEnd}`, shown);
+      // Only what was sent is replaced: anything typed after it meanwhile stays.
+      const sentEnd = this.pendEnd + (arg === '' ? runeLength(typed) : 0);
+      await this.win.replace(`#${this.end},#${sentEnd}`, shown);
       this.pendEnd = this.end + runeLength(shown);
       await this.win.ctl('clean');
     });

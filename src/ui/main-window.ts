@@ -18,6 +18,8 @@ const COMMANDS = 'Open Kill Attach Alias Context Sandbox Get';
 
 export class MainWindow {
   private shown = '';
+  /** The user edited the body: what it shows is read again before the next update. */
+  private stale = false;
   private refreshing: Promise<void> | null = null;
   private again = false;
 
@@ -50,6 +52,10 @@ export class MainWindow {
         do {
           this.again = false;
           const next = renderTable(await rows());
+          if (this.stale) {
+            this.stale = false;
+            this.shown = await this.win.read(',');
+          }
           const edits = diff(this.shown, next);
           for (const e of edits) await this.win.replace(`#${e.q0},#${e.q1}`, e.text);
           this.shown = next;
@@ -63,6 +69,11 @@ export class MainWindow {
   }
 
   private async handle(e: Event): Promise<void> {
+    // Typing in the body (not ours, origin F): the offsets we know are off until read again.
+    if ((e.type === 'I' || e.type === 'D') && e.origin !== 'F') {
+      this.stale = true;
+      return;
+    }
     if (isLook(e)) {
       const word = e.text.trim();
       const row = this.host.rows().find((r) => r.id === word || (r.alias !== '' && r.alias === word));

@@ -58,6 +58,15 @@ describe('acme client', () => {
     await w.close();
   });
 
+  it('writes long text of many-byte characters intact (acme converts each write to runes on its own)', async () => {
+    const w = await acme.newWindow();
+    const text = 'résumé — “quoted” 日本語 🙂\n'.repeat(1200); // ~40 KB, past several iounits
+    await w.replace(',', text);
+    assert.equal(await w.read(','), text);
+    assert.equal([...text].length, [...(await w.read(','))].length);
+    await w.del(true);
+  });
+
   it('joins a click with its expansion, and a 2-1 chord with its argument and where it came from', async () => {
     const w = await acme.newWindow();
     await w.name('/tmp/x/chat');

@@ -74,6 +74,18 @@ describe('Assist', { skip }, () => {
     assert.deepEqual(main.dot, before);
   });
 
+  it('text typed into the table does not garble the next update', async () => {
+    const main = w.main();
+    const at = main.body.find(first);
+    w.acme.select(main.id, 'body', { q0: at, q1: at });
+    await w.acme.type(main.id, 'body', 'typed ');
+    await w.manager.get(first)!.setAlias('retyped');
+    await until(() => / retyped /.test(row(w, first)), 'the alias in the table');
+    assert.match(row(w, first), new RegExp(`^${first} fake\\s+\\S+\\s+\\d+\\s+retyped\\s+${proj.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
+    await w.manager.get(first)!.setAlias('first');
+    await until(() => / first /.test(row(w, first)), 'the alias back');
+  });
+
   it('B3 on a session id opens its chat window, and shows it when open', async () => {
     const main = w.main();
     w.acme.click(main.id, 'body', first, 3);
