@@ -59,6 +59,9 @@ export class ChatWindow {
     await this.win.name(chatName(this.cwd, this.id, alias));
   }
 
+  /** Del was refused once because of an unsent draft: the next one goes through. */
+  private delWarned = false;
+
   /** Runs body edits one at a time: each reads and moves end and pendEnd. */
   private serial(f: () => Promise<void>): Promise<void> {
     const next = this.busy.then(f, f);
@@ -122,6 +125,15 @@ export class ChatWindow {
         return void run(this.host.attach(this.id));
       case 'Get':
         return void (await run(this.reload()));
+      case 'Del': {
+        // acme deletes a window whose events a program reads without asking: the draft would go.
+        const draft = (await this.win.read(`#${this.pendEnd},$`).catch(() => '')).trim();
+        if (draft !== '' && !this.delWarned) {
+          this.delWarned = true;
+          return this.host.error(`Del: ${this.id}: the prompt typed at the end is not sent; Del again to discard it`);
+        }
+        return this.win.writeEvent(e);
+      }
       default:
         return this.win.writeEvent(e); // Del, Look, Snarf, external commands: acme's
     }
