@@ -344,7 +344,11 @@ export class Win {
         return null; // "window shut down", "deleted window", or acme gone
       }
       if (data.length === 0) return null;
-      this.raw.push(...this.parser.push(data));
+      try {
+        this.raw.push(...this.parser.push(data));
+      } catch {
+        return null; // not acme's event syntax: this window's events cannot be trusted further
+      }
     }
     return this.raw.shift()!;
   }

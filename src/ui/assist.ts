@@ -156,7 +156,11 @@ class Assist implements Host {
         }
       }
     } catch (e) {
-      if (!this.acme.closed) this.error(`Assist: lost the daemon (${(e as Error).message}): run Assist again`);
+      if (!this.acme.closed) {
+        this.error(`Assist: lost the daemon (${(e as Error).message}): run Assist again`);
+        // Its table would go stale, and a new Assist would only show it: it goes.
+        await this.main?.win.del(true).catch(() => {});
+      }
     }
   }
 }

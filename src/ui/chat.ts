@@ -20,6 +20,8 @@ interface Pending {
 }
 
 export function chatName(cwd: string, id: string, alias: string): string {
+  // acme refuses a file name holding a space or a control character: such a cwd cannot name it.
+  if ([...cwd].some((c) => c <= ' ')) return `/AnviLLM/+Chat.${alias || id}`;
   return path.join(cwd, `+Chat.${alias || id}`);
 }
 
@@ -43,9 +45,14 @@ export class ChatWindow {
     const cwd = row?.cwd ?? (await host.agent.read(id, 'cwd')).trim();
     const win = await host.acme.newWindow();
     const chat = new ChatWindow(host, win, id, cwd);
-    await win.name(chatName(cwd, id, row?.alias ?? ''));
-    await win.writeTag(TAG);
-    await chat.reload();
+    try {
+      await win.name(chatName(cwd, id, row?.alias ?? ''));
+      await win.writeTag(TAG);
+      await chat.reload();
+    } catch (e) {
+      await win.del(true).catch(() => {}); // no half-made window left behind
+      throw e;
+    }
     host.run(win, (e) => chat.handle(e), gone);
     return chat;
   }
