@@ -95,8 +95,14 @@ export class ChatWindow {
       const added = await this.host.agent.read(this.id, 'transcript', this.transcriptBytes);
       if (added === '') return;
       this.transcriptBytes += Buffer.byteLength(added);
-      const turns = added.match(/^USER: /gm)?.length ?? 0;
-      this.pending.splice(0, turns);
+      // Only turns of our own pending prompts retire them: a prompt from elsewhere (a chord,
+      // another client) leaves ours waiting. The agent saw each with its context prepended.
+      for (const m of added.matchAll(/^USER: ([\s\S]*?)\n\nASSISTANT: /gm)) {
+        const sent = m[1]!;
+        const mine = this.pending[0];
+        // Compared with runs of white space as one: agents re-space prompts (Claude Code: tab → 4 spaces).
+        if (mine && squeeze(sent).endsWith(squeeze(mine.text))) this.pending.shift();
+      }
       if (this.pending[0]) this.pending[0].queued = false;
       const text = added + this.renderPending();
       await this.win.replace(`#${this.end},#${this.pendEnd}`, text);
@@ -182,4 +188,8 @@ export class ChatWindow {
       await this.win.ctl('clean');
     });
   }
+}
+
+function squeeze(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
 }

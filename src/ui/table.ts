@@ -26,7 +26,7 @@ export interface Edit {
  * per run of changed lines, each cut down to the runes that differ. More than `maxEdits` runs
  * become one edit: every edit is two requests to acme.
  */
-export function diff(from: string, to: string, maxEdits = 4): Edit[] {
+export function diff(from: string, to: string, maxEdits = 16): Edit[] {
   if (from === to) return [];
   const a = from.split(/(?<=\n)/);
   const b = to.split(/(?<=\n)/);
