@@ -460,10 +460,10 @@ export class Session {
       return;
     }
     if (h.at < this.sentAt - STALE_SLACK_MS) return;
-    // While our prompt is not yet taken, or for news older than its taking, the agent is still
-    // speaking of the turn before (its status file lags its Stop hook by some 30 ms).
     // A tool starting (or the status file turning busy) after our prompt also says it was taken.
     if (h.kind === 'running' && this.current !== null && !this.confirmedAt) this.confirm(h.at);
+    // While our prompt is not yet taken, or for news older than its taking, the agent is still
+    // speaking of the turn before (its status file lags its Stop hook by some 30 ms).
     if (h.kind !== 'submitted' && this.current !== null && (!this.confirmedAt || h.at < this.confirmedAt - STALE_SLACK_MS)) return;
     switch (h.kind) {
       case 'submitted':
