@@ -1,7 +1,7 @@
 /**
  * Benchmark of the 9P library: `npm run bench` (or `node dist/bench/run.js` after a build).
  *
- *   --quick            1 s per test instead of 2 s (BENCH_SECONDS=N sets it to N seconds)
+ *   --quick            1 s per test instead of 1.5 s (BENCH_SECONDS=N sets it to N seconds)
  *   --no-pin           leave CPU placement to the scheduler (by default the server and the load
  *                      generator are pinned to CPUs of their own with taskset, when there is one)
  *   --profile[=DIR]    run the server under `node --cpu-prof`, profile written to DIR
@@ -37,7 +37,7 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
-  let seconds = 2;
+  let seconds = 1.5;
   let warmup = 0.5;
   let profileDir: string | null = null;
   let pin = true;
