@@ -273,6 +273,19 @@ describe('Assist', { skip }, () => {
     await until(() => / exited /.test(row(w, second.id)), 'exited in the table');
   });
 
+  it('Kill by alias and by id, typed in the tag and swept', async () => {
+    const main = w.main();
+    for (const [alias, by] of [['doomed', 'alias'], ['doomed2', 'id']] as const) {
+      const s = await w.manager.create('fake', w.world.project(alias), alias);
+      await until(() => row(w, s.id).includes('idle'), `${alias} idle in the table`);
+      const word = by === 'alias' ? alias : s.id;
+      w.acme.click(main.id, 'tag', main.tag.length, 1);
+      await w.acme.type(main.id, 'tag', ` Kill ${word}`);
+      w.acme.sweep(main.id, 'tag', `Kill ${word}`, 2);
+      await until(() => / exited /.test(row(w, s.id)), `${alias} exited in the table`);
+    }
+  });
+
   it('a second Assist shows the open /AnviLLM/ and exits', async () => {
     const windows = w.acme.names().length;
     const code = await runAssist({ env: w.env, cwd: w.cwd, stderr: (l) => w.errors.push(l), startDaemon: false });
