@@ -56,6 +56,7 @@ export class SessionManager {
       aliasTaken: (alias, by) => this.reserved.has(alias) || [...this.sessions.values()].some((s) => s !== by && s.alias === alias),
       respawn: (s) => this.respawn(s),
       transcriptsDir: path.join(configHome(this.env), 'anvillm', 'transcripts'),
+      sessionDir: (id) => this.sessionDir(id),
     };
     this.unlisten = this.tmux.listen({
       output: (pane, data) => this.byPane(pane)?.onOutput(data),

@@ -34,6 +34,8 @@ export interface SessionHost {
   respawn(session: Session): Promise<void>;
   /** Where Save without a path writes. */
   transcriptsDir: string;
+  /** $XDG_STATE_HOME/anvillm/sessions/<id>: read-write inside the sandbox. */
+  sessionDir(id: string): string;
 }
 
 /** What survives a daemon restart (sessions.json). */
@@ -287,10 +289,16 @@ export class Session {
 
   async save(target?: string): Promise<string> {
     if (target !== undefined) checkPath(target);
+    const save = this.def.save;
+    const stamp = `${new Date().toISOString().replace(/[:.]/g, '-')}-${this.id}`;
+    // The agent writes its own save, inside the sandbox: the transcripts directory is read-only
+    // there (it is AnviLLM's configuration), the session's state directory is not.
     const file = target
       ? path.resolve(this.cwd, target)
-      : path.join(this.host.transcriptsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${this.id}.txt`);
-    const save = this.def.save;
+      : save.method === 'command'
+        ? path.join(this.host.sessionDir(this.id), 'saves', `${stamp}.json`)
+        : path.join(this.host.transcriptsDir, `${stamp}.txt`);
+    if (save.method === 'command' && !target) fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     if (save.method === 'command') {
       this.sendCommand(save.save.replaceAll('{path}', file));
       return file;

@@ -130,6 +130,12 @@ describe('kiro-cli (a documentation-based stand-in)', { skip: needs('tmux', 'bwr
     const saved = JSON.parse(fs.readFileSync(file, 'utf8')) as { history: { user: string }[] };
     assert.deepEqual(saved.history.map((t) => t.user), ['hello kiro', 'pause 2', 'sleep 1.5']);
 
+    // Without a path, Kiro writes where the sandbox lets it: the session's state directory.
+    const dflt = await s.save();
+    assert.match(dflt, new RegExp(`/anvillm/sessions/${s.id}/saves/[^/]+\\.json$`));
+    await until(() => fs.existsSync(dflt) && fs.readFileSync(dflt, 'utf8').startsWith('{'), 'the default save');
+    await idle(s);
+
     const other = await manager.create('kiro-cli', world.project('k2'));
     await idle(other);
     await assert.rejects(other.load('no-such.json'), /no-such\.json does not exist/);
