@@ -172,3 +172,13 @@ export function needs(...programs: ('tmux' | 'bwrap')[]): string | false {
   const pkgs = missing.map((p) => (p === 'bwrap' ? 'bubblewrap' : p)).join(' ');
   return `needs ${missing.join(' and ')}: sudo apt-get install ${pkgs} (.ci/run installs them)`;
 }
+
+/** The process exists (a zombie counts: it has not been reaped). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

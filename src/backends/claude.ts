@@ -39,7 +39,7 @@ class ClaudeDriver implements Driver {
   private readonly reader: TranscriptReader;
   private readonly settingsFile: string;
   private inbox: HookInbox | null = null;
-  private statusWatch: fs.FSWatcher | null = null;
+  private unwatchStatus: (() => void) | null = null;
   private lastStatus = '';
 
   constructor(private readonly ctx: DriverContext) {
@@ -87,19 +87,7 @@ class ClaudeDriver implements Driver {
 
   listen(hint: (h: Hint) => void): void {
     this.inbox ??= new HookInbox(this.ctx.stateDir, (r) => this.onHook(r, hint));
-    if (this.statusWatch) return;
-    const sessions = path.join(this.configDir, 'sessions');
-    try {
-      this.statusWatch = fs.watch(sessions, (_, name) => {
-        if (name && name.endsWith('.json')) this.onStatus(path.join(sessions, name), hint);
-      });
-      this.statusWatch.on('error', () => {
-        this.statusWatch?.close();
-        this.statusWatch = null;
-      });
-    } catch {
-      // no status file: hooks alone (an interrupt is then seen only by the next hook)
-    }
+    this.unwatchStatus ??= watchStatuses(path.join(this.configDir, 'sessions'), (status) => this.onStatus(status, hint));
   }
 
   private onHook(r: HookReport, hint: (h: Hint) => void): void {
@@ -137,9 +125,8 @@ class ClaudeDriver implements Driver {
     }
   }
 
-  private onStatus(file: string, hint: (h: Hint) => void): void {
-    const status = readStatus(file);
-    if (!status || status.sessionId !== this.uuid || typeof status.status !== 'string') return;
+  private onStatus(status: StatusFile, hint: (h: Hint) => void): void {
+    if (status.sessionId !== this.uuid || typeof status.status !== 'string') return;
     // Each change once (a quick busy → idle may be seen only as its idle).
     const stamp = `${status.status} ${String(status.statusUpdatedAt)}`;
     if (stamp === this.lastStatus) return;
@@ -219,8 +206,8 @@ class ClaudeDriver implements Driver {
   close(): void {
     this.inbox?.close();
     this.inbox = null;
-    this.statusWatch?.close();
-    this.statusWatch = null;
+    this.unwatchStatus?.();
+    this.unwatchStatus = null;
   }
 }
 
@@ -229,6 +216,44 @@ interface StatusFile {
   status?: unknown;
   statusUpdatedAt?: unknown;
   waitingFor?: unknown;
+}
+
+/**
+ * Every Claude session's status file lives in one directory: one watcher per directory reads
+ * each change once and hands it to all its sessions (each keeps its own), not one read per session.
+ */
+const statusWatchers = new Map<string, { watcher: fs.FSWatcher; listeners: Set<(s: StatusFile) => void> }>();
+
+function watchStatuses(dir: string, listener: (s: StatusFile) => void): () => void {
+  let entry = statusWatchers.get(dir);
+  if (!entry) {
+    const listeners = new Set<(s: StatusFile) => void>();
+    let watcher: fs.FSWatcher;
+    try {
+      watcher = fs.watch(dir, (_, name) => {
+        if (!name || !name.endsWith('.json')) return;
+        const status = readStatus(path.join(dir, name));
+        if (status) for (const l of listeners) l(status);
+      });
+    } catch {
+      return () => {}; // no status files: hooks alone (an interrupt is then seen only by the next hook)
+    }
+    watcher.on('error', () => {
+      watcher.close();
+      statusWatchers.delete(dir);
+    });
+    entry = { watcher, listeners };
+    statusWatchers.set(dir, entry);
+  }
+  const { watcher, listeners } = entry;
+  listeners.add(listener);
+  return () => {
+    listeners.delete(listener);
+    if (listeners.size === 0 && statusWatchers.get(dir)?.watcher === watcher) {
+      watcher.close();
+      statusWatchers.delete(dir);
+    }
+  };
 }
 
 function readStatus(file: string): StatusFile | null {

@@ -54,9 +54,9 @@ export interface Driver {
   /** What a daemon restart must keep. */
   record(): Record<string, string>;
   /** Writes the conversation to `file` (and its raw form beside it); returns the files written. */
-  save(file: string, rendered: string): string[];
-  /** Makes the next `launch()` continue the conversation saved in `file`. */
-  load(file: string): void;
+  save?(file: string, rendered: string): string[];
+  /** Makes the next `launch()` continue the conversation saved in `file`. Without save/load, the session saves its transcript. */
+  load?(file: string): void;
   close(): void;
 }
 

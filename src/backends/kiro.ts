@@ -95,17 +95,6 @@ class KiroDriver implements Driver {
     return {};
   }
 
-  /** Not used by the built-in backend, which saves with Kiro's `/chat save`: the transcript. */
-  save(file: string, rendered: string): string[] {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(file, rendered);
-    return [file];
-  }
-
-  load(): void {
-    throw new Error('kiro-cli loads a conversation with its own /chat load (save: {method: command})');
-  }
-
   close(): void {
     this.inbox?.close();
     this.inbox = null;

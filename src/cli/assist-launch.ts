@@ -4,27 +4,15 @@
  * to start Assist later.
  */
 import { spawn } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { namespaceDir } from '../ninep/namespace.js';
+import { namespaceDir, socketAnswers } from '../ninep/namespace.js';
 import type { CommandIO } from './io.js';
-
-function answers(socketPath: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(socketPath);
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
 
 export async function startAssist(env: NodeJS.ProcessEnv, io: CommandIO): Promise<void> {
   const socket = path.join(namespaceDir(env), 'acme');
-  if (!(await answers(socket))) {
+  if (!(await socketAnswers(socket))) {
     io.stderr(`anvillm: acme is not running (no ${socket}): start acme, then type Assist in a tag and click it with B2`);
     return;
   }

@@ -71,7 +71,8 @@ export function resolveAddress(address: string, env: Env = process.env): Address
   throw new Error(`bad address ${address}: use a service name, unix!/path or tcp!host!port`);
 }
 
-function answers(socketPath: string): Promise<boolean> {
+/** Something listens on the unix socket at `socketPath`. */
+export function socketAnswers(socketPath: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect(socketPath);
     s.once('connect', () => {
@@ -100,7 +101,7 @@ export async function post(name: string, server: Server, env: Env = process.env)
   const existing = fs.lstatSync(socketPath, { throwIfNoEntry: false });
   if (existing) {
     if (!existing.isSocket()) throw new Error(`${socketPath} exists and is not a socket: remove it`);
-    if (await answers(socketPath)) throw new Error(`${name} is already being served at ${socketPath}`);
+    if (await socketAnswers(socketPath)) throw new Error(`${name} is already being served at ${socketPath}`);
     fs.unlinkSync(socketPath);
   }
   const listener = await server.listen(`unix!${socketPath}`);

@@ -303,7 +303,7 @@ export class Session {
       this.sendCommand(save.save.replaceAll('{path}', file));
       return file;
     }
-    if (this.driver) {
+    if (this.driver?.save) {
       this.driver.save(file, this.conversation);
       return file;
     }
@@ -314,7 +314,7 @@ export class Session {
 
   async load(target: string): Promise<void> {
     checkPath(target);
-    if (this.driver && this.def.save.method !== 'command') {
+    if (this.driver?.load && this.def.save.method !== 'command') {
       if (this.ended) throw new Error(`session ${this.id} has exited: start a new one`);
       this.driver.load(path.resolve(this.cwd, target));
       await this.restart();
@@ -462,7 +462,7 @@ export class Session {
       this.clearEndTimer();
       this.endTimer = setTimeout(() => {
         this.endTimer = null;
-        if (!pidAlive(this.pid)) void this.onDeath(null);
+        if (startTime(this.pid) === null) void this.onDeath(null);
       }, 1500);
       this.endTimer.unref();
       return;
@@ -765,15 +765,6 @@ export class Session {
 }
 
 /** A path typed into the agent (save/load commands) must stay one line of text. */
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function checkPath(p: string): void {
   if (/[\x00-\x1f\x7f]/.test(p)) throw new Error(`bad path ${JSON.stringify(p)}: no control characters or newlines`);
 }

@@ -12,6 +12,8 @@ import path from 'node:path';
 import { parse } from 'yaml';
 
 import { tokenize } from '../agentfs/words.js';
+import { configHome } from '../sandbox/policy.js';
+import { findOnPath } from '../sandbox/resolve.js';
 
 const FALLBACKS: [string, string[]][] = [
   ['foot', []],
@@ -22,27 +24,10 @@ const FALLBACKS: [string, string[]][] = [
 export const NO_TERMINAL =
   'Attach: no terminal found: set $ANVILLM_TERMINAL (e.g. "xterm -e"), or terminal: in ~/.config/anvillm/config.yaml, or install foot or xterm';
 
-function onPath(name: string, env: NodeJS.ProcessEnv): string | null {
-  for (const dir of (env['PATH'] ?? '').split(':')) {
-    if (dir === '') continue;
-    const p = path.join(dir, name);
-    try {
-      fs.accessSync(p, fs.constants.X_OK);
-      return p;
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
-
 function configured(env: NodeJS.ProcessEnv): string | null {
   const fromEnv = env['ANVILLM_TERMINAL'];
   if (fromEnv && fromEnv.trim() !== '') return fromEnv;
-  const home = env['HOME'];
-  const base = env['XDG_CONFIG_HOME'] || (home ? path.join(home, '.config') : null);
-  if (!base) return null;
-  const file = path.join(base, 'anvillm', 'config.yaml');
+  const file = path.join(configHome(env), 'anvillm', 'config.yaml');
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -64,7 +49,7 @@ export function terminalCommand(env: NodeJS.ProcessEnv): string[] {
     if (words.length === 0) throw new Error(NO_TERMINAL);
     return words;
   }
-  for (const [name, args] of FALLBACKS) if (onPath(name, env)) return [name, ...args];
+  for (const [name, args] of FALLBACKS) if (findOnPath(name, env)) return [name, ...args];
   throw new Error(NO_TERMINAL);
 }
 

@@ -14,7 +14,7 @@ import type { Session } from '../../src/session/session.js';
 import type { SessionEvent, State } from '../../src/session/types.js';
 import { claudeProgram, claudeWorld, type ClaudeWorld } from '../fixtures/claude-env.js';
 import { lastPrompt } from '../fixtures/mock-anthropic.js';
-import { needs, until } from '../helpers.js';
+import { alive, needs, until } from '../helpers.js';
 
 const skip = needs('tmux', 'bwrap') || (claudeProgram() ? false : 'Claude Code is not installed: npm ci installs the pinned devDependency');
 
@@ -219,12 +219,3 @@ describe('Claude Code, for real, against a mock API', { skip, timeout: 240_000 }
     assert.ok(transcriptFile(path.join(world.home, '.claude'), '/a b/c', 'u').endsWith('/projects/-a-b-c/u.jsonl'));
   });
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

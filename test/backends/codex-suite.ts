@@ -12,7 +12,7 @@ import type { SessionManager } from '../../src/session/manager.js';
 import { descendants } from '../../src/session/processes.js';
 import type { Session } from '../../src/session/session.js';
 import { agentProcesses, needsAgent, realAgentWorld, type RealAgentWorld } from '../fixtures/real-agents.js';
-import { needs, until } from '../helpers.js';
+import { alive, needs, until } from '../helpers.js';
 
 describe('codex (the real CLI, against a mock API)', { skip: needs('tmux', 'bwrap') || needsAgent('codex') }, () => {
   let world: RealAgentWorld;
@@ -109,12 +109,3 @@ describe('codex (the real CLI, against a mock API)', { skip: needs('tmux', 'bwra
     await until(() => agentProcesses(world.home).length === 0, `no codex process left (${agentProcesses(world.home).join(', ')})`, 10_000);
   });
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

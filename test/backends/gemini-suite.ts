@@ -13,7 +13,7 @@ import type { SessionManager } from '../../src/session/manager.js';
 import { descendants } from '../../src/session/processes.js';
 import type { Session } from '../../src/session/session.js';
 import { agentProcesses, needsAgent, realAgentWorld, type RealAgentWorld } from '../fixtures/real-agents.js';
-import { needs, until } from '../helpers.js';
+import { alive, needs, until } from '../helpers.js';
 
 describe('gemini (the real CLI, against a mock API)', { skip: needs('tmux', 'bwrap') || needsAgent('gemini') }, () => {
   let world: RealAgentWorld;
@@ -101,12 +101,3 @@ describe('gemini (the real CLI, against a mock API)', { skip: needs('tmux', 'bwr
     await until(() => agentProcesses(world.home).length === 0, `no gemini process left (${agentProcesses(world.home).join(', ')})`, 10_000);
   });
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -14,7 +14,7 @@ import type { SessionManager } from '../../src/session/manager.js';
 import { descendants } from '../../src/session/processes.js';
 import type { Session } from '../../src/session/session.js';
 import { fakeEnv, type FakeEnv } from '../fixtures/fake-env.js';
-import { needs, repoRoot, until } from '../helpers.js';
+import { alive, needs, repoRoot, until } from '../helpers.js';
 
 const fakeKiro = path.join(repoRoot, 'dist', 'test', 'fixtures', 'fake-kiro.js');
 
@@ -204,14 +204,5 @@ function comm(pid: number): string {
     return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
   } catch {
     return '';
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }

@@ -17,7 +17,7 @@ import { Server } from '../../src/ninep/server.js';
 import type { SessionManager } from '../../src/session/manager.js';
 import { descendants } from '../../src/session/processes.js';
 import { fakeEnv, type FakeEnv } from '../fixtures/fake-env.js';
-import { needs, until } from '../helpers.js';
+import { alive, needs, until } from '../helpers.js';
 
 /**
  * The agent: prints a banner and "ready>", answers a line with it upper-cased, "work N" works N
@@ -169,12 +169,3 @@ describe('a backend defined only in backends.yaml', { skip: needs('tmux', 'bwrap
     fs.writeFileSync(file, BACKENDS);
   });
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
