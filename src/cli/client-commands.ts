@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 
-import { quoteWords, tokenize } from '../agentfs/words.js';
+import { parseList, quoteWords, tokenize } from '../agentfs/words.js';
 import { Client, NinepError } from '../ninep/client.js';
 import { OREAD, ORDWR } from '../ninep/constants.js';
 import { namespaceDir } from '../ninep/namespace.js';
@@ -165,13 +165,7 @@ const commands: Record<string, (args: string[], io: CommandIO) => Promise<number
     const json = flag(args, '--json');
     if (args.length > 0) throw new UsageError('usage: anvillm ls [--json]');
     const text = await withClient(io, async (c) => (await c.readFile('list')).toString());
-    const rows = text
-      .split('\n')
-      .filter((l) => l !== '')
-      .map((l) => {
-        const [id, backend, state, pid, alias, cwd] = l.split('\t');
-        return { id: id!, backend: backend!, state: state!, pid: pid === '-' ? null : Number(pid), alias: alias === '-' ? null : alias!, cwd: cwd! };
-      });
+    const rows = parseList(text).map((l) => ({ ...l, pid: l.pid === '-' ? null : Number(l.pid) }));
     if (json) io.stdout(JSON.stringify(rows, null, 2));
     else for (const r of rows) io.stdout([r.id, r.backend.padEnd(8), r.state.padEnd(8), String(r.pid ?? '-').padEnd(7), (r.alias ?? '-').padEnd(12), r.cwd].join(' '));
     return 0;

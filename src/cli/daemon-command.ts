@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { parseList } from '../agentfs/words.js';
 import { Client } from '../ninep/client.js';
 import { namespaceDir } from '../ninep/namespace.js';
 import { stateHome } from '../sandbox/policy.js';
@@ -83,7 +84,7 @@ async function stop(args: string[], io: CommandIO): Promise<number> {
     const c = await answers(io.env);
     if (c) {
       try {
-        const ids = (await c.readFile('list')).toString().split('\n').filter(Boolean).map((l) => l.split('\t')[0]!);
+        const ids = parseList((await c.readFile('list')).toString()).map((l) => l.id);
         for (const id of ids) await c.writeFile(`${id}/ctl`, 'kill\n').catch(() => {});
       } finally {
         c.close();
@@ -106,7 +107,7 @@ async function status(io: CommandIO): Promise<number> {
     return 1;
   }
   try {
-    const sessions = (await c.readFile('list')).toString().split('\n').filter(Boolean).length;
+    const sessions = parseList((await c.readFile('list')).toString()).length;
     const since = fs.statSync(f.lock).mtime;
     const up = Math.round((Date.now() - since.getTime()) / 1000);
     io.stdout(`pid ${pid}\nsocket ${f.socket}\nsessions ${sessions}\nuptime ${up} s (since ${since.toISOString()})\nlog ${f.log}`);

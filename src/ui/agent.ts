@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { quoteWords } from '../agentfs/words.js';
+import { parseList, quoteWords } from '../agentfs/words.js';
 import { Client, type ClientFile } from '../ninep/client.js';
 import { OREAD, ORDWR, OWRITE } from '../ninep/constants.js';
 import { namespaceDir } from '../ninep/namespace.js';
@@ -24,11 +24,6 @@ export interface Backend {
   name: string;
   label: string;
   available: boolean;
-}
-
-/** Undoes lineField's escapes (\\t \\n \\\\). */
-function unescape(field: string): string {
-  return field.replace(/\\(.)/g, (_m, c: string) => (c === 't' ? '\t' : c === 'n' ? '\n' : c));
 }
 
 export class Agent {
@@ -64,14 +59,7 @@ export class Agent {
   }
 
   async list(): Promise<Row[]> {
-    const text = (await this.client.readFile('list')).toString();
-    return text
-      .split('\n')
-      .filter((l) => l !== '')
-      .map((l) => {
-        const [id, backend, state, pid, alias, cwd] = l.split('\t');
-        return { id: id!, backend: backend!, state: state!, pid: pid!, alias: alias === '-' ? '' : alias!, cwd: unescape(cwd ?? '') };
-      });
+    return parseList((await this.client.readFile('list')).toString()).map((l) => ({ ...l, alias: l.alias ?? '' }));
   }
 
   async backends(): Promise<Backend[]> {
