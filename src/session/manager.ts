@@ -15,7 +15,7 @@ import { findOnPath } from '../sandbox/resolve.js';
 import { wrap } from '../sandbox/sandbox.js';
 import { Tmux } from '../tmux/tmux.js';
 import { aliasProblem, isId, newId } from './ids.js';
-import { Session, type SessionHost } from './session.js';
+import { Session, type Place, type SessionHost } from './session.js';
 import { readRecords, writeRecords } from './store.js';
 import type { SessionEvent, SessionInfo } from './types.js';
 
@@ -196,21 +196,20 @@ export class SessionManager {
     return { argv, env: wrapped.env, warnings: wrapped.warnings };
   }
 
-  private async respawn(session: Session): Promise<void> {
+  /** Starts a session's agent again: where it runs now (a new window, same name, if the old one went with the agent). */
+  private async respawn(session: Session): Promise<Place> {
     const agentPath = findOnPath(session.def.command[0]!, this.env);
     if (!agentPath) throw new Error(`${session.def.command[0]} is not installed: ${session.def.install}`);
     const launch = await this.launch(session.def, session.cwd, this.sessionDir(session.id), agentPath, session.driver);
     const alive = await this.tmux.window(session.tmuxSession, session.windowId).catch(() => null);
     if (!alive) {
-      // The agent ended and its window went with it: a new window, same name.
       const win = await this.tmux.newWindow({ session: `anvillm-${session.def.name}`, name: session.id, cwd: session.cwd, argv: launch.argv, env: launch.env, size: session.def.size });
-      Object.assign(session, { tmuxSession: win.session, windowId: win.windowId, paneId: win.paneId, pid: win.pid });
-      this.persist();
-      return;
+      return { tmuxSession: win.session, windowId: win.windowId, paneId: win.paneId, pid: win.pid };
     }
-    await this.tmux.respawn(session.tmuxSession, session.paneId, { cwd: session.cwd, argv: launch.argv, env: launch.env });
-    const info = await this.tmux.window(session.tmuxSession, session.windowId);
-    if (info) session.pid = info.pid;
+    const { tmuxSession, windowId, paneId } = session;
+    await this.tmux.respawn(tmuxSession, paneId, { cwd: session.cwd, argv: launch.argv, env: launch.env });
+    const info = await this.tmux.window(tmuxSession, windowId);
+    return { tmuxSession, windowId, paneId, pid: info?.pid ?? session.pid };
   }
 
   /** After a tmux session ended or a window closed: sessions whose window is gone end. */
