@@ -15,8 +15,8 @@ import { findOnPath } from '../sandbox/resolve.js';
 import { wrap } from '../sandbox/sandbox.js';
 import { Tmux } from '../tmux/tmux.js';
 import { aliasProblem, isId, newId } from './ids.js';
-import { Session, type Place, type SessionHost } from './session.js';
-import { readRecords, writeRecords } from './store.js';
+import { Session, type SessionHost } from './session.js';
+import { readRecords, writeRecords, type Place } from './store.js';
 import type { SessionEvent, SessionInfo } from './types.js';
 
 type Env = NodeJS.ProcessEnv;

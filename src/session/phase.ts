@@ -69,7 +69,8 @@ export interface Machine {
 /** Why a session ended; every cause goes through the same end. */
 export type EndCause =
   | { kind: 'killed' }
-  | { kind: 'died'; status: number | null }
+  /** Its program ended; its last screen lines were read before (they go to err). */
+  | { kind: 'died'; status: number | null; lastLines: string }
   /** Its tmux window was closed outside AnviLLM. */
   | { kind: 'gone' }
   | { kind: 'startTimeout' }

@@ -412,6 +412,7 @@ class Transition {
       return killed ? this.go({ ...p, killed }) : undefined;
     }
     if (killed) this.set({ queue: [] });
+    if (cause.kind === 'died') this.error(`the agent exited with status ${cause.status ?? 'unknown'}; its last screen lines:\n${cause.lastLines}`);
     if (cause.kind === 'gone') this.error('the tmux window was closed');
     if (cause.kind === 'restartFailed') this.error(`restart failed: ${cause.message}`);
     const state = cause.kind === 'startTimeout' || cause.kind === 'restartFailed' ? 'error' : 'exited';

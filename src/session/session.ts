@@ -13,25 +13,18 @@ import { StringDecoder } from 'node:string_decoder';
 
 import type { BackendDefinition } from '../backends/definition.js';
 import type { Driver } from '../backends/driver.js';
-import { writeOwnFile } from '../backends/untrusted.js';
 import type { Tmux } from '../tmux/tmux.js';
 import { aliasProblem } from './ids.js';
 import { stateOf, startingMachine, timerOf, type EndCause, type Effect, type Input, type Machine } from './phase.js';
 import { descendants, endTree, processIdentity } from './processes.js';
 import { step, type Rules } from './rules.js';
+import { checkPath, saveConversation } from './saves.js';
+import type { Place, SessionRecord } from './store.js';
 import type { SessionEvent, SessionInfo, State } from './types.js';
 
 const MAX_ERR = 64 * 1024;
 /** After the agent said its session ended, its death (with its status) is awaited this long from tmux before it is ended all the same. */
 const EXIT_GRACE_MS = 1500;
-
-/** Where a session's agent runs. */
-export interface Place {
-  tmuxSession: string;
-  windowId: string;
-  paneId: string;
-  pid: number;
-}
 
 /** What a session needs from the manager that owns it. */
 export interface SessionHost {
@@ -47,19 +40,6 @@ export interface SessionHost {
   transcriptsDir: string;
   /** $XDG_STATE_HOME/anvillm/sessions/<id>: read-write inside the sandbox. */
   sessionDir(id: string): string;
-}
-
-/** What survives a daemon restart (sessions.json). */
-export interface SessionRecord extends Place {
-  id: string;
-  backend: string;
-  cwd: string;
-  alias: string | null;
-  context: string;
-  winid: number | null;
-  createdAt: string;
-  /** The driver's own (Claude's conversation uuid). */
-  driver?: Record<string, string>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -147,17 +127,8 @@ export class Session {
   }
 
   record(): SessionRecord {
-    return {
-      id: this.id,
-      backend: this.def.name,
-      cwd: this.cwd,
-      alias: this.alias,
-      context: this.context,
-      winid: this.winid,
-      createdAt: this.createdAt.toISOString(),
-      ...this.place,
-      ...(this.driver ? { driver: this.driver.record() } : {}),
-    };
+    const { id, cwd, alias, context, winid } = this;
+    return { id, backend: this.def.name, cwd, alias, context, winid, createdAt: this.createdAt.toISOString(), ...this.place, ...(this.driver ? { driver: this.driver.record() } : {}) };
   }
 
   /** The last turn's answer. */
@@ -244,28 +215,11 @@ export class Session {
   }
 
   async save(target?: string): Promise<string> {
-    if (target !== undefined) checkPath(target);
-    const save = this.def.save;
-    const stamp = `${new Date().toISOString().replace(/[:.]/g, '-')}-${this.id}`;
-    // The agent writes its own save, inside the sandbox: the transcripts directory is read-only
-    // there (it is AnviLLM's configuration), the session's state directory is not.
-    const file = target
-      ? path.resolve(this.cwd, target)
-      : save.method === 'command'
-        ? path.join(this.host.sessionDir(this.id), 'saves', `${stamp}.json`)
-        : path.join(this.host.transcriptsDir, `${stamp}.txt`);
-    if (save.method === 'command' && !target) fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    if (save.method === 'command') {
-      this.sendCommand(save.save.replaceAll('{path}', file));
-      return file;
-    }
-    if (this.driver?.save) {
-      this.driver.save(file, this.conversation);
-      return file;
-    }
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    writeOwnFile(file, this.conversation, 0o644); // a link planted at that name is replaced, not followed
-    return file;
+    return saveConversation(
+      { def: this.def, id: this.id, cwd: this.cwd, driver: this.driver, conversation: this.conversation, type: (text) => this.sendCommand(text) },
+      { sessionDir: this.host.sessionDir(this.id), transcriptsDir: this.host.transcriptsDir },
+      target,
+    );
   }
 
   async load(target: string): Promise<void> {
@@ -319,7 +273,11 @@ export class Session {
 
   /** The agent's program ended with `status`. */
   async onDeath(status: number | null): Promise<void> {
-    this.handle({ kind: 'end', cause: { kind: 'died', status } });
+    if (this.ended) return;
+    // Its last screen goes to err before the news of its end.
+    const screen = await this.screen().catch(() => '');
+    const lastLines = screen.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('Pane is dead')).slice(-20).join('\n');
+    this.handle({ kind: 'end', cause: { kind: 'died', status, lastLines } });
     await this.ending;
   }
 
@@ -465,7 +423,7 @@ export class Session {
     this.clearExitWatch();
     this.exitWatch = setTimeout(() => {
       this.exitWatch = null;
-      if (processIdentity(this.pid) === null) this.handle({ kind: 'end', cause: { kind: 'died', status: null } });
+      if (processIdentity(this.pid) === null) void this.onDeath(null);
     }, EXIT_GRACE_MS);
     this.exitWatch.unref();
   }
@@ -481,7 +439,6 @@ export class Session {
       await this.host.tmux.killWindow(tmuxSession, windowId);
       await endTree(tree);
     }
-    if (cause.kind === 'died') this.addError(`the agent exited with status ${cause.status ?? 'unknown'}; its last screen lines:\n${await this.lastLines()}`);
     if (announce) {
       const to = this.state;
       this.host.emit({ id: this.id, kind: 'state', from, to });
@@ -494,14 +451,4 @@ export class Session {
     // down. Restart makes a new window.
     if (cause.kind === 'died') await this.host.tmux.killWindow(tmuxSession, windowId).catch(() => {});
   }
-
-  private async lastLines(): Promise<string> {
-    const screen = await this.screen().catch(() => '');
-    return screen.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('Pane is dead')).slice(-20).join('\n');
-  }
-}
-
-/** A path typed into the agent (save/load commands) must stay one line of text. */
-function checkPath(p: string): void {
-  if (/[\x00-\x1f\x7f]/.test(p)) throw new Error(`bad path ${JSON.stringify(p)}: no control characters or newlines`);
 }

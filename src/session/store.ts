@@ -2,7 +2,26 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import type { SessionRecord } from './session.js';
+/** Where a session's agent runs. */
+export interface Place {
+  tmuxSession: string;
+  windowId: string;
+  paneId: string;
+  pid: number;
+}
+
+/** What survives a daemon restart (sessions.json). */
+export interface SessionRecord extends Place {
+  id: string;
+  backend: string;
+  cwd: string;
+  alias: string | null;
+  context: string;
+  winid: number | null;
+  createdAt: string;
+  /** The driver's own (Claude's conversation uuid). */
+  driver?: Record<string, string>;
+}
 
 export function readRecords(file: string): SessionRecord[] {
   try {
