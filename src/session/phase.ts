@@ -4,11 +4,12 @@
  * move between phases are in rules.ts; session.ts performs their effects. The public `State`
  * (DESIGN §3) is derived from the phase.
  *
- *   starting ─ready─▶ idle ─prompt─▶ sending ─Enter pressed─▶ confirming ─agent took it─▶ working
- *                      ▲                                                      │        (screen-judged:
- *                      └──── collecting (driver's record) ◀──────idle hint────┤         quiet checks)
- *                      └──── settling ─▶ reading (screen, output) ◀───────────┘
- *   any ─kill, death, window gone, start timeout, restart failure─▶ ended
+ *   starting ──ready──▶ idle ──prompt──▶ sending ──Enter pressed──▶ confirming ──taken──▶ working
+ *                        ▲   (a turn the screen judges goes from sending straight to working)   │
+ *                        ├── collecting: the driver's record ◀──────────── its idle hint ───────┤
+ *                        ├── settling (a hints-only driver) ◀──────────── its idle hint ───────┤
+ *                        └── (reading the pane, for full-screen agents) ◀── quiet on screen ────┘
+ *   any ──kill, death, window gone, start timeout, restart failure──▶ ended ──restart──▶ starting
  */
 import type { Hint, Turn } from '../backends/driver.js';
 import type { State } from './types.js';

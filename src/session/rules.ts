@@ -32,9 +32,10 @@ export const Timing = {
   /** The driver's record can lag the hint that ended the turn: it is read again this often… */
   recordPollMs: 25,
   /**
-   * …for at most this long (measured under load: the first turn of a fresh Claude Code can take
-   * longer than half a second to reach its record, and an `idle` from the status file can come
-   * before the answer).
+   * …for at most this long. Half a second (before) could end a turn with an empty answer: an
+   * `idle` from the status file, without the answer's text, can come while the record holds the
+   * prompt alone (the first turn of a fresh Claude Code, under load); the Stop hook then names the
+   * answer to wait for.
    */
   recordLagMaxMs: 2000,
   /** Hints older than the prompt they would end belong to the turn before (clocks agree: same machine). */

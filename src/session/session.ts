@@ -55,7 +55,7 @@ export class Session {
   /** Inputs arriving while one is handled (an effect that answers at once) wait their turn. */
   private readonly inbox: Input[] = [];
   private handling = false;
-  /** The daemon let go (detach): nothing is handled any more. */
+  /** The daemon let go (detach): no timer is armed any more. */
   private detached = false;
   private timer: NodeJS.Timeout | null = null;
   private timerAt: number | null = null;
@@ -322,7 +322,6 @@ export class Session {
 
   /** Every change of the machine goes through here, one input at a time. */
   private handle(input: Input): void {
-    if (this.detached) return;
     this.inbox.push(input);
     if (this.handling) return;
     this.handling = true;
@@ -377,7 +376,7 @@ export class Session {
 
   /** Keeps one timer, for the phase's wake-up, if it has one. */
   private armTimer(): void {
-    const at = timerOf(this.machine.phase);
+    const at = this.detached ? null : timerOf(this.machine.phase);
     if (at === this.timerAt) return;
     this.clearTimer();
     if (at === null) return;
