@@ -27,7 +27,7 @@ export interface ActiveTurn {
   byScreen: boolean;
   /** The agent asks the user something (a permission dialog): the state is `waiting`. */
   asking: boolean;
-  /** The raw pane text printed since the prompt (escapes and all), at most MAX_PRINTED. */
+  /** The raw pane text printed since the prompt (escapes and all), at most rules.ts' MAX_PRINTED. */
   printed: string;
   /** Turns read from the driver's record before the turn ended (a turn found running by adopt). */
   taken: readonly Turn[];
@@ -131,11 +131,6 @@ export function stateOf(phase: Phase): State {
     default:
       return phase.turn.asking ? 'waiting' : 'running';
   }
-}
-
-/** The turn in progress, if any. */
-export function turnOf(phase: Phase): ActiveTurn | null {
-  return 'turn' in phase ? phase.turn : null;
 }
 
 /** When the phase's timer fires, if it has one. */

@@ -13,7 +13,7 @@
 import type { BackendDefinition } from '../backends/definition.js';
 import { answerOf, formatTurn, renderTurn, type Hint, type Turn } from '../backends/driver.js';
 import { answerFromOutput, answerOnScreen } from './answer.js';
-import { stateOf, timerOf, type ActiveTurn, type Effect, type EndCause, type Input, type Machine, type Phase } from './phase.js';
+import { stateOf, timerOf, type ActiveTurn, type Effect, type EndCause, type Input, type Machine, type Phase, type Wake } from './phase.js';
 
 /** Timing, each with its reason. */
 export const Timing = {
@@ -43,7 +43,7 @@ export const Timing = {
 } as const;
 
 /** The raw pane text a turn keeps (the answer is near its end). */
-export const MAX_PRINTED = 1 << 20;
+const MAX_PRINTED = 1 << 20;
 
 export interface Rules {
   def: BackendDefinition;
@@ -69,8 +69,9 @@ function newTurn(prompt: string | null, byScreen: boolean): ActiveTurn {
   return { prompt, confirmedAt: null, byScreen, asking: false, printed: '', taken: [] };
 }
 
-function answers(wake: unknown, ticket: number): boolean {
-  return typeof wake === 'object' && wake !== null && 'ticket' in wake && wake.ticket === ticket;
+/** The phase awaits this answer (a later request, or none, makes it stale). */
+function answers(wake: Wake, ticket: number): boolean {
+  return wake !== null && 'ticket' in wake && wake.ticket === ticket;
 }
 
 /** The record shows the turn: its answer begun, and the text the agent's hook named, if it did. */
@@ -152,7 +153,7 @@ class Transition {
   }
 
   /** Asks the shell for something (its answer comes back with the ticket), the phase waiting for it. */
-  private request(phase: Phase & { wake: unknown }, effect: (ticket: number) => Effect): void {
+  private request(phase: Phase & { wake: Wake }, effect: (ticket: number) => Effect): void {
     const ticket = this.m.tickets + 1;
     this.set({ tickets: ticket });
     this.go({ ...phase, wake: { ticket } } as Phase);
