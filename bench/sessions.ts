@@ -1,5 +1,5 @@
 /**
- * Session figures for `npm run bench`: what starting a session costs the daemon, how fast an
+ * Session figures for `npm run bench`: what starting a session costs (bench/create.ts), how fast an
  * agent's going quiet becomes `idle`, and what 50 idle sessions cost. Real tmux (a private
  * socket), real bubblewrap, the test suite's fake agent, and `sleep` as an idle agent; then agent/
  * with 200 such sessions.
@@ -21,6 +21,7 @@ import { findOnPath } from '../src/sandbox/resolve.js';
 import { SessionManager } from '../src/session/manager.js';
 import type { Session } from '../src/session/session.js';
 import { Tmux } from '../src/tmux/tmux.js';
+import { benchCreate } from './create.js';
 
 const QUIET_MS = 250;
 const run = promisify(execFile);
@@ -79,15 +80,9 @@ export async function benchSessions(line: (label: string, value: string, rest: s
   const rssBefore = process.memoryUsage().rss;
   console.log('sessions (real tmux on a private socket, real bubblewrap; agents: the fake agent, and sleep)');
   try {
-    // 1. Create: request → the agent's process exec'd in its window (sandbox policy and probe, tmux).
-    const creates: number[] = [];
+    // 1. Create: `new` → the agent's process exec'd in its window (against a baseline checkout too, when given).
+    await benchCreate(line, repo);
     const sessions: Session[] = [];
-    for (let i = 0; i < 10; i++) {
-      const t0 = performance.now();
-      sessions.push(await manager.create('idle', cwd));
-      creates.push(performance.now() - t0);
-    }
-    line('create a session (request → agent exec)', `${median(creates).toFixed(0)} ms`, `median of 10; max ${Math.max(...creates).toFixed(0)} ms; the original slept 500 ms`);
 
     // 2. The fake agent's last output → idle.
     const agent = await manager.create('fake', cwd);

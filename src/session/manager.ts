@@ -9,8 +9,8 @@ import { loadBackends } from '../backends/config.js';
 import type { BackendDefinition } from '../backends/definition.js';
 import type { Driver } from '../backends/driver.js';
 import { DRIVERS } from '../backends/drivers.js';
-import { configHome, loadPolicy, stateHome } from '../sandbox/policy.js';
-import { probe } from '../sandbox/providers.js';
+import { SandboxCache } from '../sandbox/cache.js';
+import { configHome, stateHome } from '../sandbox/policy.js';
 import { findOnPath } from '../sandbox/resolve.js';
 import { wrap } from '../sandbox/sandbox.js';
 import { Tmux } from '../tmux/tmux.js';
@@ -44,11 +44,16 @@ export class SessionManager {
   private readonly listeners = new Set<(e: SessionEvent) => void>();
   private readonly host: SessionHost;
   private readonly unlisten: () => void;
+  /** The policy (re-read when sandbox.yaml changes) and the providers' probe, kept between sessions. */
+  private readonly sandbox: SandboxCache;
 
   constructor(options: ManagerOptions = {}) {
     this.env = options.env ?? process.env;
     this.tmux = options.tmux ?? Tmux.fromEnv(this.env);
     this.stateDir = path.join(stateHome(this.env), 'anvillm');
+    this.sandbox = new SandboxCache(this.env);
+    // The first `new` need not wait for the probe.
+    void this.sandbox.probe().catch(() => {});
     this.host = {
       tmux: this.tmux,
       emit: (e) => this.emit(e),
@@ -185,8 +190,8 @@ export class SessionManager {
     const extra = driver?.launch() ?? { args: [], env: {} };
     const env = { ...def.env, ...extra.env };
     const wrapped = wrap(
-      loadPolicy(this.env),
-      await probe(this.env),
+      this.sandbox.policy(),
+      await this.sandbox.probe(),
       { cwd, stateDir, agentPath, env: { ...this.env, ...env }, passEnv: [...def.passEnv, ...Object.keys(env)] },
       { agentArgs: [...def.command.slice(1), ...extra.args], inherited },
     );

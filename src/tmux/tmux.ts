@@ -133,12 +133,15 @@ export class Tmux {
         return client;
       });
       this.clients.set(session, c);
+      if (create) this.placeholders.add(session);
       c.catch(() => this.clients.delete(session));
     }
     return c;
   }
 
   private readonly reported = new Set<string>();
+  /** Sessions whose placeholder window (see ControlClient.attach) may still be there. */
+  private readonly placeholders = new Set<string>();
 
   /** Each death once: subscriptions repeat when other fields of the value change. */
   private died(paneId: string, windowId: string, status: number | null): void {
@@ -209,7 +212,8 @@ export class Tmux {
       ['set-option', '-w', '-t', target, 'remain-on-exit', 'on'],
     ], true);
     const info = parseWindow(outputs[2]![0]!);
-    await this.command(spec.session, ['kill-window', '-t', `${spec.session}:${PLACEHOLDER_NAME}`]).catch(() => {});
+    // The placeholder is there only after our client made the session: not a round trip per window.
+    if (this.placeholders.delete(spec.session)) await this.command(spec.session, ['kill-window', '-t', `${spec.session}:${PLACEHOLDER_NAME}`]).catch(() => {});
     return info;
   }
 
