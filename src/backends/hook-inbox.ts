@@ -1,53 +1,46 @@
 /**
- * Agent hooks → the daemon. An agent runs a hook command on each of its events; ours is a tiny
- * sh script in the session's state directory (which every sandbox grants read-write) that drops
- * the event's name and its JSON (stdin) into `hooks/` as one file, made whole by a rename. The
- * daemon watches that directory with inotify: a hook reaches it in a few milliseconds, with no
- * socket to open from inside the sandbox and no process of ours to start per hook.
+ * Agent hooks → the daemon. An agent runs a hook command on each of its events, through sh; ours
+ * is a one-line sh command (no script to start: Claude Code's own `sh -c` runs it) that drops the
+ * event's name and its JSON (stdin) into `<state dir>/hooks/` (every sandbox grants the state
+ * directory read-write) as one file, made whole by a rename. The daemon watches that directory with
+ * inotify: a hook reaches it in a few milliseconds, with no socket to open from inside the sandbox
+ * and no process of ours to start per hook. The command starts two processes, `head` and `mv`; the
+ * time the hook ran is the report's mtime (a `date` would be a third).
  *
  * Hooks must never fail: Claude Code treats exit status 2 as "block" (the prompt is dropped) and
- * Kiro ends its session on a failing hook, so the script always exits 0. Everything in `hooks/` is
+ * Kiro ends its session on a failing hook, so the command always exits 0. Everything in `hooks/` is
  * written by the agent's side and is a hint to cross-check, never a command.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { readRegular, writeOwnFile } from './untrusted.js';
+import { openRegular } from './untrusted.js';
 
 export interface HookReport {
   /** The event name our command line gave (UserPromptSubmit, Stop, …). */
   event: string;
   /** The JSON the agent wrote on the hook's stdin; {} when it was not JSON. */
   payload: Record<string, unknown>;
-  /** When the hook ran (ms since the epoch), from the report's name. */
+  /** When the hook ran (ms since the epoch): the report's mtime, which the kernel's coarse clock may put a few ms early. */
   at: number;
 }
 
 const MAX_REPORT = 256 * 1024;
-/** <nanoseconds>-<pid>, as the script names them. */
-const REPORT_NAME = /^\d{1,20}-\d{1,10}$/;
+/** <pid>, as the command names them; <nanoseconds>-<pid> from the script of earlier versions (an adopted session's). */
+const REPORT_NAME = /^(?:\d{1,20}-)?\d{1,10}$/;
 
 /** `'…'` for sh: our own paths only, but quoted all the same. */
 export function shQuote(s: string): string {
   return `'${s.replaceAll("'", `'\\''`)}'`;
 }
 
-/** Writes `<stateDir>/hook` and returns the command line that reports `event` through it. */
+/** Makes `<stateDir>/hooks/` and returns the command line that reports `event` there. */
 export function installHook(stateDir: string): (event: string) => string {
   const inbox = path.join(stateDir, 'hooks');
   fs.mkdirSync(inbox, { recursive: true, mode: 0o700 });
-  const script = path.join(stateDir, 'hook');
-  const body = `#!/bin/sh
-# AnviLLM: records one agent hook for the daemon (see src/backends/hook-inbox.ts). Never fails:
-# a failing hook would block the agent's prompt or end its session.
-d=${shQuote(inbox)}
-t="$d/.$$"
-{ printf '%s\\n' "$1"; head -c ${MAX_REPORT}; } >"$t" 2>/dev/null && mv -f "$t" "$d/$(date +%s%N)-$$" 2>/dev/null
-exit 0
-`;
-  writeOwnFile(script, body, 0o600);
-  // Through sh, so the script needs only read access (landrun grants the state directory rw, not x).
-  return (event) => `/bin/sh ${shQuote(script)} ${event}`;
+  // $$ (the hook's shell) is unique among hooks running at once; the dot-file is not a report yet.
+  return (event) =>
+    `d=${shQuote(inbox)}; { printf '%s\\n' ${shQuote(event)}; head -c ${MAX_REPORT}; } 2>/dev/null >"$d/.$$" && mv -f "$d/.$$" "$d/$$" 2>/dev/null; exit 0`;
 }
 
 /** Watches `<stateDir>/hooks/` and hands each report over once, oldest first. */
@@ -63,7 +56,8 @@ export class HookInbox {
   ) {
     this.dir = path.join(stateDir, 'hooks');
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    this.watcher = fs.watch(this.dir, () => this.drain());
+    // The temp file's events (its creation, writes, rename away) are not worth a look.
+    this.watcher = fs.watch(this.dir, (_, name) => (!name || REPORT_NAME.test(name) ? this.drain() : undefined));
     this.watcher.on('error', () => this.close());
     this.drain(); // reports written before we watched (a daemon restart)
   }
@@ -90,14 +84,11 @@ export class HookInbox {
         } catch {
           return;
         }
-        // Names are <nanoseconds>-<pid>, all the same width for the next 260 years.
-        for (const name of names.sort()) {
-          const file = path.join(this.dir, name);
-          const text = readReport(file);
-          if (text === null) continue;
-          const report = parseReport(text, Number(name.split('-')[0]) / 1e6 || Date.now());
+        // Oldest first (reports are at most a few at a time).
+        const reports = names.map((name) => readReport(path.join(this.dir, name))).filter((r) => r !== null);
+        for (const report of reports.sort((a, b) => a.at - b.at)) {
           try {
-            if (report) this.onReport(report);
+            this.onReport(report);
           } catch (e) {
             process.stderr.write(`anvillm: a hook report failed: ${(e as Error).message}\n`);
           }
@@ -109,15 +100,25 @@ export class HookInbox {
   }
 }
 
-/** A report's text (a regular file of sane size, or null), and the report removed. */
-function readReport(file: string): string | null {
-  const text = readRegular(file, 2 * MAX_REPORT);
+/** A report (a regular file of sane size), or null; it is removed either way. */
+function readReport(file: string): HookReport | null {
+  const f = openRegular(file);
+  let report: HookReport | null = null;
+  if (f) {
+    try {
+      if (f.size <= 2 * MAX_REPORT) report = parseReport(fs.readFileSync(f.fd, 'utf8'), fs.fstatSync(f.fd).mtimeMs);
+    } catch {
+      // unreadable: dropped
+    } finally {
+      fs.closeSync(f.fd);
+    }
+  }
   try {
     fs.unlinkSync(file); // a directory planted there stays: never removed recursively
   } catch {
     // gone, or not ours to remove
   }
-  return text;
+  return report;
 }
 
 export function parseReport(text: string, at: number): HookReport | null {

@@ -10,6 +10,10 @@
  *                        ├── settling (a hints-only driver) ◀──────────── its idle hint ───────┤
  *                        └── (reading the pane, for full-screen agents) ◀── quiet on screen ────┘
  *   any ──kill, death, window gone, start timeout, restart failure──▶ ended ──restart──▶ starting
+ *
+ * A turn the agent's signal ended with its final message in hand (Claude Code's Stop hook) is idle
+ * at once; its record, which lags, is read on until it catches up (`Unchecked`): idle then has a
+ * timer, for at most `Timing.recordLagMaxMs`.
  */
 import type { Hint, Turn } from '../backends/driver.js';
 import type { State } from './types.js';
@@ -36,7 +40,8 @@ export interface ActiveTurn {
 export type Phase =
   /** The agent's program starts: dialogs answered once each, until its screen is ready and quiet. */
   | { kind: 'starting'; deadline: number; answered: readonly number[]; wake: Wake }
-  | { kind: 'idle' }
+  /** wake: the record is read again, to check the turn that ended before it caught up. */
+  | { kind: 'idle'; wake?: Wake }
   /** The prompt is being pasted and Enter pressed (wake: the ticket of that submission). */
   | { kind: 'sending'; turn: ActiveTurn; wake: Wake }
   /** Enter was pressed; the agent's driver has not yet said it took the prompt. */
@@ -50,6 +55,22 @@ export type Phase =
   /** The turn ended: the pane, with its history, is being captured for the answer. */
   | { kind: 'reading'; turn: ActiveTurn; wake: Wake }
   | { kind: 'ended'; state: 'exited' | 'error'; killed: boolean };
+
+/**
+ * A turn ended at the agent's word, before its record held all of it: what we made of it, to be
+ * checked once the record catches up (the record wins).
+ */
+export interface Unchecked {
+  /** The record's turn as read so far (it grows as the record is read); null: not in the record yet. */
+  turn: Turn | null;
+  /** The final message the agent named: the record has caught up when its last text is this. */
+  named: string;
+  /** What `out` and the transcript were given. */
+  out: string;
+  transcript: string;
+  /** Not caught up by then (and still idle): what we gave stands. */
+  deadline: number;
+}
 
 /** What is kept across phases. */
 export interface Machine {
@@ -65,6 +86,10 @@ export interface Machine {
   baseline: number;
   /** Numbers the requests the shell carries out, so that a late answer is known as stale. */
   tickets: number;
+  /** The last turn, ended before its record caught up; null: none to check. */
+  unchecked: Unchecked | null;
+  /** Turns read from the record ahead of the turn they belong to (while a check read it): the next turn's. */
+  early: readonly Turn[];
 }
 
 /** Why a session ended; every cause goes through the same end. */
@@ -111,8 +136,8 @@ export type Effect =
   | { kind: 'discardTurns' }
   /** Capture the pane with its history; answer `captured`. */
   | { kind: 'capture'; ticket: number }
-  /** A turn's answer, and its transcript text; `announce`: an `out` event. */
-  | { kind: 'answer'; answer: string; transcript: string; announce: boolean }
+  /** A turn's answer, and its transcript text; `announce`: an `out` event; `replaces`: the transcript text it corrects (the last turn's). */
+  | { kind: 'answer'; answer: string; transcript: string; announce: boolean; replaces?: string }
   | { kind: 'error'; text: string }
   /** Record the session list (sessions.json). */
   | { kind: 'persist' }
@@ -135,7 +160,7 @@ export function stateOf(phase: Phase): State {
 
 /** When the phase's timer fires, if it has one. */
 export function timerOf(phase: Phase): number | null {
-  return 'wake' in phase && phase.wake !== null && 'at' in phase.wake ? phase.wake.at : null;
+  return 'wake' in phase && phase.wake && 'at' in phase.wake ? phase.wake.at : null;
 }
 
 /** A session as it is created: starting, its first look after the agent's output has been quiet a while. */
@@ -148,5 +173,7 @@ export function startingMachine(now: number, startupMs: number, quietMs: number)
     promptedAt: 0,
     baseline: 0,
     tickets: 0,
+    unchecked: null,
+    early: [],
   };
 }

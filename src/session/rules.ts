@@ -14,6 +14,7 @@ import type { BackendDefinition } from '../backends/definition.js';
 import { answerOf, formatTurn, renderTurn, type Hint, type Turn } from '../backends/driver.js';
 import { answerFromOutput, answerOnScreen } from './answer.js';
 import { stateOf, timerOf, type ActiveTurn, type Effect, type EndCause, type Input, type Machine, type Phase, type Wake } from './phase.js';
+import { check, complete, recorded, unchecked } from './record-check.js';
 
 /** Timing, each with its reason. */
 export const Timing = {
@@ -32,10 +33,11 @@ export const Timing = {
   /** The driver's record can lag the hint that ended the turn: it is read again this often… */
   recordPollMs: 25,
   /**
-   * …for at most this long. Half a second (before) could end a turn with an empty answer: an
-   * `idle` from the status file, without the answer's text, can come while the record holds the
-   * prompt alone (the first turn of a fresh Claude Code, under load); the Stop hook then names the
-   * answer to wait for.
+   * …for at most this long: when the hint did not carry the final message (an interrupt, or the
+   * status file ahead of the Stop hook), before the turn ends with what the record holds; and, for
+   * a turn ended with the message in hand, while the record is checked against it. Half a second
+   * (before) could end a turn with an empty answer: an `idle` from the status file can come while
+   * the record holds the prompt alone (the first turn of a fresh Claude Code, under load).
    */
   recordLagMaxMs: 2000,
   /** Hints older than the prompt they would end belong to the turn before (clocks agree: same machine). */
@@ -70,17 +72,8 @@ function newTurn(prompt: string | null, byScreen: boolean): ActiveTurn {
 }
 
 /** The phase awaits this answer (a later request, or none, makes it stale). */
-function answers(wake: Wake, ticket: number): boolean {
-  return wake !== null && 'ticket' in wake && wake.ticket === ticket;
-}
-
-/** The record shows the turn: its answer begun, and the text the agent's hook named, if it did. */
-function recorded(prompt: string | null, named: string | undefined, taken: readonly Turn[]): boolean {
-  const last = taken.at(-1);
-  if (prompt !== null && (!last || last.parts.length === 0)) return false;
-  if (named === undefined) return true;
-  const text = last?.parts.filter((p) => p.kind === 'text').pop()?.text ?? '';
-  return named.trim() === text.trim();
+function answers(wake: Wake | undefined, ticket: number): boolean {
+  return !!wake && 'ticket' in wake && wake.ticket === ticket;
 }
 
 /** One step: `m` and `effects` are built up, the machine given is never changed. */
@@ -125,7 +118,7 @@ class Transition {
         if (p.kind === 'starting') return this.startupLook(p, input.children, input.screen ?? '');
         return p.kind === 'working' ? this.quietLook(p, input.children, input.screen) : undefined;
       case 'turns':
-        return p.kind === 'collecting' && answers(p.wake, input.ticket) ? this.recordRead(p, input.turns) : undefined;
+        return this.turnsRead(p, input.ticket, input.turns);
       case 'captured':
         return p.kind === 'reading' && answers(p.wake, input.ticket) ? this.screenRead(p.turn.prompt ?? '', input.screen) : undefined;
       case 'restart':
@@ -233,10 +226,12 @@ class Transition {
       case 'confirming':
       case 'working':
         return this.hintInTurn(p, h);
-      case 'collecting':
-        // A second `idle` (the Stop hook after the status file) names the answer to wait for.
-        if (h.kind === 'idle' && p.answer === undefined && h.answer !== undefined) this.go({ ...p, answer: h.answer });
-        return;
+      case 'collecting': {
+        // A second `idle` (the Stop hook after the status file) names the answer: the record is read now.
+        if (h.kind !== 'idle' || p.answer !== undefined || h.answer === undefined) return;
+        const named = { ...p, answer: h.answer };
+        return timerOf(p) === null ? this.go(named) : this.request(named, (ticket) => ({ kind: 'takeTurns', ticket }));
+      }
       default:
       // settling, reading: the turn is over already.
     }
@@ -268,7 +263,11 @@ class Transition {
 
   /** The agent said the turn ended. */
   private hintedEnd(turn: ActiveTurn, named: string | undefined): void {
-    if (this.rules.driver === 'hints') return this.go({ kind: 'settling', turn, deadline: this.now + Timing.settleMaxMs, wake: { at: this.now } });
+    if (this.rules.driver === 'hints') {
+      // The hint carries the answer: nothing to wait for.
+      if (named !== undefined && turn.prompt !== null) return this.answered(turn.prompt, named);
+      return this.go({ kind: 'settling', turn, deadline: this.now + Timing.settleMaxMs, wake: { at: this.now } });
+    }
     // Without the answer's text (an interrupt, or the status file ahead of the Stop hook) the hook gets a moment to name it.
     this.collect(turn, named, named === undefined);
   }
@@ -289,7 +288,8 @@ class Transition {
         return this.turnOver(p.turn);
       }
       case 'collecting':
-        return this.request(p, (ticket) => ({ kind: 'takeTurns', ticket }));
+      case 'idle':
+        return this.request({ ...p, wake: null }, (ticket) => ({ kind: 'takeTurns', ticket }));
       default:
     }
   }
@@ -353,18 +353,43 @@ class Transition {
   }
 
   private collect(turn: ActiveTurn, named: string | undefined, awaitName: boolean): void {
-    const phase: PhaseOf<'collecting'> = { kind: 'collecting', turn, answer: named, taken: turn.taken, deadline: this.now + Timing.recordLagMaxMs, wake: null };
+    const phase: PhaseOf<'collecting'> = { kind: 'collecting', turn, answer: named, taken: [...turn.taken, ...this.m.early], deadline: this.now + Timing.recordLagMaxMs, wake: null };
+    this.set({ early: [] });
     if (awaitName) return this.go({ ...phase, wake: { at: this.now + Timing.answerNamingMs } });
     this.request(phase, (ticket) => ({ kind: 'takeTurns', ticket }));
   }
 
+  /** What the driver's record holds now: first the check of the turn before, then what this phase waits for. */
+  private turnsRead(p: Phase, ticket: number, turns: Turn[]): void {
+    const { left, correction, rest } = check(this.m.unchecked, turns, this.now);
+    this.set({ unchecked: left });
+    if (correction) this.effects.push(correction);
+    if (p.kind === 'collecting' && answers(p.wake, ticket)) return this.recordRead(p, rest);
+    // Read ahead (by a check, or for a phase no longer waiting): the next turn's.
+    this.set({ early: [...this.m.early, ...rest] });
+    if (p.kind === 'idle' && answers(p.wake, ticket)) this.go(left ? { kind: 'idle', wake: { at: this.now + Timing.recordPollMs } } : { kind: 'idle' });
+  }
+
   private recordRead(p: PhaseOf<'collecting'>, turns: Turn[]): void {
     const taken = [...p.taken, ...turns];
-    if (!recorded(p.turn.prompt, p.answer, taken) && this.now < p.deadline) return this.go({ ...p, taken, wake: { at: this.now + Timing.recordPollMs } });
+    const prompt = p.turn.prompt;
+    if (!recorded(prompt, p.answer, taken)) {
+      // The agent named its final message: the turn ends now, the record checked once it catches up.
+      if (p.answer !== undefined) return this.completed(prompt, p.answer, taken);
+      if (this.now < p.deadline) return this.go({ ...p, taken, wake: { at: this.now + Timing.recordPollMs } });
+    }
     const last = taken.at(-1);
-    if (!last && p.turn.prompt !== null) this.error(`no answer was recorded for the last prompt: is the ${this.def.name} agent's own record visible in the sandbox? (anvillm sandbox check)`);
+    if (!last && prompt !== null) this.error(`no answer was recorded for the last prompt: is the ${this.def.name} agent's own record visible in the sandbox? (anvillm sandbox check)`);
     if (last) this.effects.push({ kind: 'answer', answer: answerOf(last), transcript: taken.map(renderTurn).join(''), announce: true });
     this.toIdle();
+  }
+
+  private completed(prompt: string | null, named: string, taken: readonly Turn[]): void {
+    const c = complete(prompt, named, taken);
+    this.effects.push({ kind: 'answer', answer: answerOf(c.done), transcript: c.turns.map(renderTurn).join(''), announce: true });
+    this.set({ unchecked: unchecked(c, named, this.now + Timing.recordLagMaxMs) });
+    this.go({ kind: 'idle', wake: { at: this.now + Timing.recordPollMs } });
+    this.next();
   }
 
   private screenRead(prompt: string, screen: string): void {

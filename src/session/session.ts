@@ -358,10 +358,13 @@ export class Session {
           .capture(tmuxSession, paneId, { history: true })
           .catch(() => '')
           .then((screen) => this.handle({ kind: 'captured', ticket: e.ticket, screen }));
-      case 'answer':
+      case 'answer': {
         this.lastAnswer = e.answer;
-        this.conversation += e.transcript;
+        // A correction (the record caught up and differs) takes the place of the turn it corrects.
+        const at = e.replaces === undefined ? -1 : this.conversation.lastIndexOf(e.replaces);
+        this.conversation = at < 0 ? this.conversation + e.transcript : this.conversation.slice(0, at) + e.transcript + this.conversation.slice(at + e.replaces!.length);
         return e.announce ? this.host.emit({ id: this.id, kind: 'out' }) : undefined;
+      }
       case 'error':
         return this.addError(e.text);
       case 'persist':

@@ -72,7 +72,8 @@ describe('kiro-cli (a documentation-based stand-in)', { skip: needs('tmux', 'bwr
     assert.equal(agent['includeMcpJson'], true);
     assert.ok((agent['resources'] as string[]).includes('file://.kiro/steering/**/*.md'));
     assert.deepEqual(Object.keys(agent.hooks).sort(), ['stop', 'userPromptSubmit']);
-    for (const [event, [hook]] of Object.entries(agent.hooks)) assert.match(hook!.command, new RegExp(`/sessions/${s.id}/hook' ${event}$`));
+    // Each reports its event into the session's hooks/ (src/backends/hook-inbox.ts).
+    for (const [event, [hook]] of Object.entries(agent.hooks)) assert.match(hook!.command, new RegExp(`^d='[^']*/sessions/${s.id}/hooks'; \\{ printf '%s\\\\n' '${event}';`));
   });
 
   it('a prompt: running, then idle with exactly the answer in out', async () => {

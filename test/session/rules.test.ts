@@ -29,7 +29,7 @@ function turn(prompt: string | null = 'hello', patch: Partial<ActiveTurn> = {}):
 }
 
 function machine(phase: Phase, patch: Partial<Machine> = {}): Machine {
-  return { phase, queue: [], hooks: 'unknown', lastOutputAt: NOW - 10_000, promptedAt: NOW - 1000, baseline: 0, tickets: 7, ...patch };
+  return { phase, queue: [], hooks: 'unknown', lastOutputAt: NOW - 10_000, promptedAt: NOW - 1000, baseline: 0, tickets: 7, unchecked: null, early: [], ...patch };
 }
 
 const confirmed = turn('hello', { confirmedAt: NOW - 900 });
@@ -251,9 +251,8 @@ describe('session rules', () => {
 
     // The record as read so far, and the answer named: [rule, named, turns, still collecting?]
     const cases: [string, string | undefined, Turn[], boolean][] = [
-      ['nothing recorded yet: read again', 'Echo: hello', [], true],
+      ['nothing recorded yet, no answer named: read again', undefined, [], true],
       ['the prompt recorded, its answer not yet: read again', undefined, [record('hello')], true],
-      ['an answer recorded, not yet the one named: read again', 'Echo: hello', [record('hello', 'Echo: hel')], true],
       ['the answer named is recorded: done', 'Echo: hello', [record('hello', 'Echo: hello')], false],
       ['no answer named, an answer recorded (an interrupt): done', undefined, [record('hello', 'slow slow')], false],
     ];
@@ -263,11 +262,12 @@ describe('session rules', () => {
         const r = go(TURNS, machine(collecting), { kind: 'turns', ticket: 8, turns });
         assert.equal(r.m.phase.kind, waits ? 'collecting' : 'idle');
         if (waits) assert.deepEqual(r.m.phase.kind === 'collecting' && r.m.phase.wake, { at: NOW + Timing.recordPollMs });
+        assert.equal(r.m.unchecked, null, 'nothing left to check');
       });
     }
 
-    it('the record never shows the turn: idle at its deadline, saying where to look', () => {
-      const collecting: Phase = { kind: 'collecting', turn: confirmed, answer: 'x', taken: [], deadline: NOW, wake: { ticket: 8 } };
+    it('the record never shows the turn, no answer named: idle at its deadline, saying where to look', () => {
+      const collecting: Phase = { kind: 'collecting', turn: confirmed, answer: undefined, taken: [], deadline: NOW, wake: { ticket: 8 } };
       const r = go(TURNS, machine(collecting), { kind: 'turns', ticket: 8, turns: [] });
       assert.deepEqual(kinds(r.effects), ['error', 'state idle']);
       assert.match((r.effects[0] as { text: string }).text, /^no answer was recorded for the last prompt: is the agent agent's own record visible in the sandbox\?/);
@@ -297,6 +297,87 @@ describe('session rules', () => {
     });
   });
 
+  describe('the Stop hook names the final message before the record has it: idle at once, the record checked after', () => {
+    const idleNamed = hint({ kind: 'idle', at: NOW, answer: 'Echo: hello' });
+    const tool = (prompt: string, text: string, command: string): Turn => ({ prompt, parts: [{ kind: 'text', text }, { kind: 'tool', text: `Bash: ${command}` }] });
+    const ended = (turns: Turn[]) => go(TURNS, machine(working()), idleNamed, { kind: 'turns', ticket: 8, turns });
+
+    // [rule, the record when the hook came, out, transcript]
+    const cases: [string, Turn[], string, string][] = [
+      ['the record holds the prompt alone: out is the message named', [record('hello')], 'Echo: hello', 'USER: hello\n\nASSISTANT: Echo: hello\n\n'],
+      ['the record holds nothing of the turn yet: the same, with the prompt we sent', [], 'Echo: hello', 'USER: hello\n\nASSISTANT: Echo: hello\n\n'],
+      ['the record holds the turn up to its last tool: that, then the message named', [tool('hello', 'Let me look.', 'ls')], 'Let me look.\n\nEcho: hello', 'USER: hello\n\nASSISTANT: Let me look.\n  [tool] Bash: ls\nEcho: hello\n\n'],
+    ];
+    for (const [rule, turns, out, transcript] of cases) {
+      it(rule, () => {
+        const r = ended(turns);
+        assert.deepEqual(r.effects.slice(1), [
+          { kind: 'answer', answer: out, transcript, announce: true },
+          { kind: 'state', from: 'running', to: 'idle' },
+        ]);
+        assert.deepEqual(r.m.phase, { kind: 'idle', wake: { at: NOW + Timing.recordPollMs } }, 'the record is read on while idle');
+        assert.equal(r.m.unchecked?.deadline, NOW + Timing.recordLagMaxMs);
+      });
+    }
+
+    it('while idle it reads the record again; caught up and agreeing: nothing said, no timer left', () => {
+      const own = record('hello');
+      let r = ended([own]);
+      r = go(TURNS, r.m, tick);
+      assert.deepEqual(r.effects, [{ kind: 'takeTurns', ticket: 9 }]);
+      own.parts.push({ kind: 'text', text: 'Echo: hello' }); // the record's turn grows in place
+      r = go(TURNS, r.m, { kind: 'turns', ticket: 9, turns: [] });
+      assert.deepEqual(r.effects, []);
+      assert.deepEqual([r.m.phase, r.m.unchecked], [{ kind: 'idle' }, null]);
+    });
+
+    it('not caught up: read again; past its deadline, what was given stands', () => {
+      let r = go(TURNS, ended([record('hello')]).m, tick, { kind: 'turns', ticket: 9, turns: [] });
+      assert.deepEqual(r.m.phase, { kind: 'idle', wake: { at: NOW + Timing.recordPollMs } });
+      const late = step(r.m, tick, NOW + Timing.recordLagMaxMs, TURNS).machine;
+      const after = step(late, { kind: 'turns', ticket: 10, turns: [] }, NOW + Timing.recordLagMaxMs, TURNS);
+      assert.deepEqual([after.machine.phase, after.machine.unchecked, after.effects], [{ kind: 'idle' }, null, []]);
+    });
+
+    it('the record, caught up, differs: it wins — out and the turn in the transcript replaced, an out event', () => {
+      const own = record('hello');
+      const r = go(TURNS, ended([own]).m, tick);
+      own.parts.push({ kind: 'tool', text: 'Bash: ls' }, { kind: 'text', text: 'Echo: hello' });
+      const checked = go(TURNS, r.m, { kind: 'turns', ticket: 9, turns: [] });
+      assert.deepEqual(checked.effects, [
+        { kind: 'answer', answer: 'Echo: hello', transcript: 'USER: hello\n\nASSISTANT: \n  [tool] Bash: ls\nEcho: hello\n\n', announce: true, replaces: 'USER: hello\n\nASSISTANT: Echo: hello\n\n' },
+      ]);
+    });
+
+    it('a queued prompt goes at once; the next turn\'s reading of the record checks the turn before first', () => {
+      let r = go(TURNS, machine(working(), { queue: ['next'] }), idleNamed, { kind: 'turns', ticket: 8, turns: [] });
+      assert.deepEqual(kinds(r.effects), ['takeTurns', 'answer', 'state idle', 'state running', 'submit']);
+      assert.ok(r.m.unchecked, 'the check waits for the next read');
+      r = go(TURNS, r.m, { kind: 'sent', ticket: 9 }, hint({ kind: 'submitted', at: NOW }), hint({ kind: 'idle', at: NOW, answer: 'Echo: next' }));
+      // The record now holds both turns, the first new to us: it is the turn before, checked (agreeing), not part of this one.
+      r = go(TURNS, r.m, { kind: 'turns', ticket: 10, turns: [record('hello', 'Echo: hello'), record('next', 'Echo: next')] });
+      assert.deepEqual(r.effects.filter((e) => e.kind === 'answer'), [{ kind: 'answer', answer: 'Echo: next', transcript: 'USER: next\n\nASSISTANT: Echo: next\n\n', announce: true }]);
+      assert.equal(r.m.unchecked, null);
+    });
+
+    it('a named idle while the record is polled (the status file came first): the record is read at once', () => {
+      const polling: Phase = { kind: 'collecting', turn: confirmed, answer: undefined, taken: [record('hello')], deadline: NOW + 1000, wake: { at: NOW + Timing.recordPollMs } };
+      const r = go(TURNS, machine(polling), idleNamed);
+      assert.deepEqual(r.effects, [{ kind: 'takeTurns', ticket: 8 }]);
+      const done = go(TURNS, r.m, { kind: 'turns', ticket: 8, turns: [] });
+      assert.deepEqual(kinds(done.effects), ['answer', 'state idle']);
+      assert.equal((done.effects[0] as { answer: string }).answer, 'Echo: hello');
+    });
+
+    it('turns read for a phase no longer waiting for them are kept for the next turn', () => {
+      const r = go(TURNS, machine(working()), { kind: 'turns', ticket: 3, turns: [record('typed', 'Echo: typed')] });
+      assert.equal(r.m.early.length, 1);
+      const end = go(TURNS, r.m, hint({ kind: 'idle', at: NOW }), tick, { kind: 'turns', ticket: 8, turns: [] });
+      assert.deepEqual(end.effects.filter((e) => e.kind === 'answer'), [{ kind: 'answer', answer: 'Echo: typed', transcript: 'USER: typed\n\nASSISTANT: Echo: typed\n\n', announce: true }]);
+      assert.deepEqual(end.m.early, []);
+    });
+  });
+
   describe('a hints-only driver’s turn ends: the answer from the output, once it settled', () => {
     const printed = '\x1b[1mhello\x1b[0m\r\n> Kiro heard: hello\r\n';
     const kiro = rulesFor('hints', { response: { strip: [], remove: [/^> /], source: 'output' } });
@@ -305,6 +386,12 @@ describe('session rules', () => {
     it('its idle: the output is let settle', () => {
       const r = go(kiro, machine(working(turn('hello', { confirmedAt: NOW - 900 }))), hint({ kind: 'idle', at: NOW }));
       assert.equal(r.m.phase.kind, 'settling');
+    });
+
+    it('its idle carrying the answer: the answer at once, no settling', () => {
+      const r = go(kiro, machine(working(turn('hello', { confirmedAt: NOW - 900 }))), hint({ kind: 'idle', at: NOW, answer: 'Kiro heard: hello' }));
+      assert.deepEqual(kinds(r.effects), ['answer', 'state idle']);
+      assert.equal((r.effects[0] as { answer: string }).answer, 'Kiro heard: hello');
     });
 
     it('output a moment ago: wait for it to settle', () => {
