@@ -94,7 +94,7 @@ export async function benchClaude(line: (label: string, value: string, rest: str
     line('claude: prompt written → running', fmt(toRunning), `median; p95 ${percentile(toRunning, 95).toFixed(1)} ms, ${PROMPTS} prompts through agent/`);
     line("claude: mock's last byte → idle", fmt(toIdle), `median (target ≤ 45 ms); p95 ${percentile(toIdle, 95).toFixed(1)} ms (target ≤ 70 ms); the original ≥ 400 ms`);
     const hooks = await hookLatency(30);
-    line('claude: hook started (sh -c) → daemon has it', fmt(hooks), `median (target ≤ 5 ms); p95 ${percentile(hooks, 95).toFixed(1)} ms, 30 runs: our share of the line before`);
+    line('claude: hook (sh -c) → daemon has it', fmt(hooks), `median (target ≤ 5 ms); p95 ${percentile(hooks, 95).toFixed(1)} ms, 30 runs: our share of the line before`);
   } finally {
     client.close();
     await srv.close();

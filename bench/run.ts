@@ -52,7 +52,7 @@ function parseOptions(argv: string[]): Options {
     } else if (arg === '--no-pin') {
       pin = false;
     } else if (arg === '-h' || arg === '--help') {
-      console.log('usage: npm run bench -- [--quick] [--no-pin] [--profile[=DIR]]   (env BENCH_SECONDS=N: seconds per test)');
+      console.log('usage: npm run bench -- [--quick] [--no-pin] [--profile[=DIR]]   (env BENCH_SECONDS=N: seconds per test; BENCH_BASELINE=DIR: a built checkout whose session creation is measured too)');
       process.exit(0);
     } else {
       throw new Error(`unknown argument ${arg} (try --help)`);
