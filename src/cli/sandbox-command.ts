@@ -82,7 +82,7 @@ async function check(args: string[], io: CommandIO): Promise<number> {
 const ABSENT = {
   made: (p: Placeholder) => (p.kind === 'dir' ? 'made as an empty directory' : `made as a file holding ${JSON.stringify(p.content)}`),
   sealed: 'cannot be made: the home directory is sealed',
-  open: 'NOT protected until it exists',
+  open: 'not protected until it exists',
 };
 
 /** The protected paths (src/sandbox/protected.ts) this session's grants reach, and those the policy releases. */

@@ -4,7 +4,8 @@
  * start otherwise), /proc/self/maps and /proc/self/stat readable (abort at start; "Failed to get
  * memory usage"), /etc/bash.bashrc readable (else every tool output starts with an error), and
  * the DNS/TLS files for real APIs. /etc/passwd, /proc/meminfo, /proc/self/cgroup and /proc/version
- * are not needed, so they are not granted. Unlike the original, ~/.config/anvillm is not granted:
+ * are not needed, so they are not granted. ~/.claude.json is not granted: sessions keep Claude
+ * Code's state in their own file (backends/claude.ts, sessionStateFile). Unlike the original, ~/.config/anvillm is not granted:
  * an agent that can write it can rewrite its own sandbox policy and backends for the next session
  * (sessions keep it read-only even inside a writable grant).
  */
@@ -35,7 +36,6 @@ filesystem:
     - "{CWD}"
     - "{TMPDIR}"
     - "{HOME}/.claude"
-    - "{HOME}/.claude.json"
     - "{HOME}/.kiro"
     - "{HOME}/.gemini"
     - /dev/null
@@ -61,6 +61,12 @@ filesystem:
   # read-write + execute (Codex runs programs it keeps in ~/.codex)
   rwx:
     - "{HOME}/.codex"
+  # Inside every writable grant, what programs outside the sandbox run or obey stays read-only
+  # and cannot be created: git hooks and config, editor and agent project settings, shell
+  # start-up files, the agents' own settings (anvillm sandbox check lists them). A path listed
+  # here is released, with everything under it: an agent can then plant commands that run
+  # OUTSIDE the sandbox the next time you use git, your shell, your editor or that agent.
+  unprotect: []
 
 network:
   # false: no TCP at all.

@@ -109,6 +109,7 @@ export function guard(input: GuardInput): Protection {
   const writableDirs = writable.filter((w) => isDir(w) && !input.private.some((p) => within(w, p)));
   const result: Protection = { paths: [], sealed: homeWritable ? [home] : [], released: [] };
   const seen = new Set<string>();
+  const made = new Set<string>();
   for (const c of candidates(input, writableDirs, home, homeWritable)) {
     const real = realOf(c.path);
     if (seen.has(real) || !reachable(real)) continue;
@@ -122,16 +123,18 @@ export function guard(input: GuardInput): Protection {
       result.paths.push({ path: real, why: c.why, exists: true, placeholder: null });
       continue;
     }
+    // Absent where nothing is made (another writable directory): nothing to say.
+    if (!c.mayMake) continue;
     // The first missing component is what must not be made: the entry itself, or an empty directory above it.
     let missing = real;
     while (!lexists(path.dirname(missing))) missing = path.dirname(missing);
     if (result.sealed.includes(path.dirname(missing))) {
       result.paths.push({ path: real, why: c.why, exists: false, placeholder: null, absent: 'sealed' });
-    } else if (c.absent && c.mayMake && !seen.has(missing)) {
-      seen.add(missing);
-      result.paths.push({ path: missing, why: c.why, exists: false, placeholder: missing === real ? c.absent : { kind: 'dir' } });
-    } else if (!seen.has(missing)) {
+    } else if (!c.absent) {
       result.paths.push({ path: real, why: c.why, exists: false, placeholder: null, absent: 'open' });
+    } else if (!made.has(missing)) {
+      made.add(missing);
+      result.paths.push({ path: missing, why: c.why, exists: false, placeholder: missing === real ? c.absent : { kind: 'dir' } });
     }
   }
   return result;

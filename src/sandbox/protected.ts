@@ -59,12 +59,12 @@ export const PROJECT: readonly ProtectedName[] = [
   name('.claude/skills', DIR, "Claude Code's project skills"),
   name('.claude/hooks', DIR, "Claude Code's hook scripts"),
   // Claude Code asks before it uses a project's MCP servers.
-  name('.mcp.json', null, 'MCP servers Claude Code starts (absent: it asks before using a new one)'),
+  name('.mcp.json', null, 'MCP servers Claude Code starts; it asks before using a new one'),
   name('.gemini', DIR, "Gemini CLI's project settings, hooks and .env"),
   name('.codex', DIR, "Codex's project config"),
   name('.kiro', DIR, "Kiro's project agents and their hooks"),
   // direnv asks `direnv allow` for every new or changed .envrc.
-  name('.envrc', null, 'direnv runs it (absent: direnv asks to allow a new one)'),
+  name('.envrc', null, 'direnv runs it; it asks you to allow a new one'),
 ];
 
 /**
@@ -84,13 +84,15 @@ export const HOME: readonly ProtectedName[] = [
   name('bin', null, 'commands on your PATH'),
   name('.config/autostart', DIR, 'the desktop runs it at login'),
   name('.config/systemd', DIR, 'systemd --user runs its units'),
-  name('.claude.json', null, "Claude Code's MCP servers (sessions keep their own state: agentHomes)"),
 ];
 
 /** The agents' own homes, where the user's direct, unsandboxed run finds hooks, MCP servers and notify programs. */
 export function agentHomes(env: Env): { base: string; names: readonly ProtectedName[] }[] {
   const home = homeDir(env);
   return [
+    // Claude Code's state file without $CLAUDE_CONFIG_DIR: MCP servers. Sessions keep their own
+    // (src/backends/claude.ts, sessionStateFile).
+    ...(env['CLAUDE_CONFIG_DIR'] ? [] : [{ base: home, names: [name('.claude.json', null, "Claude Code: MCP servers (sessions keep their own state file)")] }]),
     {
       base: env['CLAUDE_CONFIG_DIR'] || path.join(home, '.claude'),
       names: [
@@ -103,7 +105,7 @@ export function agentHomes(env: Env): { base: string; names: readonly ProtectedN
       base: env['CODEX_HOME'] || path.join(home, '.codex'),
       names: [
         name('config.toml', EMPTY_FILE, 'Codex: notify, hooks, MCP servers, model providers'),
-        name('hooks.json', null, 'Codex: hooks (absent: nothing neutral stands in)'),
+        name('hooks.json', null, 'Codex: hooks; no empty file is neutral'),
         name('AGENTS.md', EMPTY_FILE, 'Codex obeys it'),
         ...['prompts', 'rules', 'skills', 'hooks', 'plugins'].map((n) => name(n, DIR, 'Codex runs or obeys it')),
       ],

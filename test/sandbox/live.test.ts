@@ -103,13 +103,14 @@ describe('inside bubblewrap', { skip: noBwrap }, () => {
   it("cannot rewrite its own sandbox policy, even when the policy grants all of HOME", () => {
     const cfg = path.join(box.home, '.config', 'anvillm');
     fs.mkdirSync(cfg, { recursive: true });
+    fs.mkdirSync(path.join(box.home, 'work'), { recursive: true });
     fs.writeFileSync(path.join(cfg, 'sandbox.yaml'), 'general:\n  best_effort: false\n');
     const generous = parsePolicy('general:\n  provider: bwrap\nfilesystem:\n  rw: ["{HOME}"]\n  rox: [/usr, /lib, /lib64, /bin]\nenv: [HOME, PATH]\n', '/cfg/sandbox.yaml');
-    const r = runInside(box, generous, found, '/bin/sh', ['-c', `echo pwned > "$HOME/notes"; echo "general: {best_effort: true}" > "$HOME/.config/anvillm/sandbox.yaml"`]);
+    const r = runInside(box, generous, found, '/bin/sh', ['-c', `echo pwned > "$HOME/work/notes"; echo "general: {best_effort: true}" > "$HOME/.config/anvillm/sandbox.yaml"`]);
     assert.notEqual(r.status, 0);
-    assert.equal(fs.readFileSync(path.join(box.home, 'notes'), 'utf8'), 'pwned\n', 'the rest of HOME was writable, as granted');
+    assert.equal(fs.readFileSync(path.join(box.home, 'work', 'notes'), 'utf8'), 'pwned\n', 'the rest of HOME was writable, as granted');
     assert.equal(fs.readFileSync(path.join(cfg, 'sandbox.yaml'), 'utf8'), 'general:\n  best_effort: false\n');
-    fs.rmSync(path.join(box.home, 'notes'));
+    fs.rmSync(path.join(box.home, 'work'), { recursive: true });
   });
 
   // A tmux window inherits the server's environment; the daemon names those variables
