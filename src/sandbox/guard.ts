@@ -43,6 +43,8 @@ export interface GuardInput {
 }
 
 interface Candidate {
+  /** The directory the entry is named in. */
+  base: string;
   path: string;
   why: string;
   absent: Placeholder | null;
@@ -59,6 +61,14 @@ function lexists(p: string): boolean {
   }
 }
 
+function isEmptyDir(p: string): boolean {
+  try {
+    return fs.readdirSync(p).length === 0;
+  } catch {
+    return false;
+  }
+}
+
 function isDir(p: string): boolean {
   try {
     return fs.statSync(p).isDirectory();
@@ -68,16 +78,16 @@ function isDir(p: string): boolean {
 }
 
 const under = (base: string, names: readonly ProtectedName[], mayMake: boolean): Candidate[] =>
-  names.map((n) => ({ path: path.join(base, n.name), why: n.why, absent: n.absent, mayMake }));
+  names.map((n) => ({ base, path: path.join(base, n.name), why: n.why, absent: n.absent, mayMake }));
 
 /** Every path that might need protecting, before asking whether the grants reach it. */
 function candidates(input: GuardInput, writableDirs: string[], home: string, homeWritable: boolean): Candidate[] {
-  const out: Candidate[] = [{ path: ownConfig(input.env), why: "AnviLLM's own configuration: the agent could rewrite its sandbox", absent: null, mayMake: false }];
+  const out: Candidate[] = [{ base: ownConfig(input.env), path: ownConfig(input.env), why: "AnviLLM's own configuration: the agent could rewrite its sandbox", absent: null, mayMake: false }];
   for (const dir of writableDirs) {
     const here = dir === input.cwd;
     out.push(...under(dir, PROJECT, here).filter((c) => !(path.basename(c.path) === '.git' && lexists(c.path))));
     const git = gitPathsIn(dir);
-    for (const link of git.links) out.push({ path: link, why: 'a .git link: where git finds hooks and config', absent: null, mayMake: false });
+    for (const link of git.links) out.push({ base: link, path: link, why: 'a .git link: where git finds hooks and config', absent: null, mayMake: false });
     for (const d of git.dirs) out.push(...under(d, GIT_DIR, true));
   }
   if (homeWritable) out.push(...under(home, HOME, true));
@@ -128,7 +138,12 @@ export function guard(input: GuardInput): Protection {
     // The first missing component is what must not be made: the entry itself, or an empty directory above it.
     let missing = real;
     while (!lexists(path.dirname(missing))) missing = path.dirname(missing);
-    if (result.sealed.includes(path.dirname(missing))) {
+    const parent = path.dirname(missing);
+    if (parent !== realOf(c.base) && within(parent, realOf(c.base)) && isEmptyDir(parent)) {
+      // An empty directory above it (a placeholder an earlier session made): kept read-only whole.
+      if (!seen.has(parent)) result.paths.push({ path: parent, why: c.why, exists: true, placeholder: null });
+      seen.add(parent);
+    } else if (result.sealed.includes(path.dirname(missing))) {
       result.paths.push({ path: real, why: c.why, exists: false, placeholder: null, absent: 'sealed' });
     } else if (!c.absent) {
       result.paths.push({ path: real, why: c.why, exists: false, placeholder: null, absent: 'open' });
