@@ -123,6 +123,20 @@ describe('hiding sockets that act outside the sandbox', () => {
   });
 });
 
+describe('the wrapped command carries its directory', () => {
+  it('landrun has no chdir: the caller starts it in Wrapped.cwd, the session directory', () => {
+    const tmp = tempDir();
+    try {
+      const w = wrap(policy({ provider: 'landrun', bestEffort: true }), probeWith({ landrun: true, unixScoped: true }), { cwd: tmp.dir, stateDir: path.join(tmp.dir, 's'), agentPath: process.execPath, env: { HOME: '/h' } }, { agentArgs: [], inherited: [], dryRun: true });
+      assert.equal(w.provider, 'landrun');
+      assert.equal(w.cwd, tmp.dir);
+      assert.ok(!w.argv.includes('--chdir'));
+    } finally {
+      tmp.remove();
+    }
+  });
+});
+
 describe('landrun argv', () => {
   it('grants each path with its flag, parents first, and passes variables by name only', () => {
     const argv = landrunArgv('/go/bin/landrun', policy(), granted, launch, false);
