@@ -114,7 +114,7 @@ describe('hiding sockets that act outside the sandbox', () => {
       const p = probeWith({ landrun: true, unixScoped: true });
       assert.throws(
         // Its directory's protected paths released: landrun refuses those first (protect.test.ts).
-        () => wrap(parsePolicy(DEFAULT_POLICY_YAML.replace('provider: auto', 'provider: landrun').replace('filesystem:\n', 'filesystem:\n  unprotect: ["{CWD}"]\n'), FILE), p, { cwd: tmp.dir, stateDir: path.join(tmp.dir, 's'), agentPath: process.execPath, env: { HOME: '/h', NAMESPACE: ns } }, { agentArgs: [], inherited: [], dryRun: true }),
+        () => wrap(parsePolicy(DEFAULT_POLICY_YAML.replace('provider: auto', 'provider: landrun').replace('unprotect: []', 'unprotect: ["{CWD}"]'), FILE), p, { cwd: tmp.dir, stateDir: path.join(tmp.dir, 's'), agentPath: process.execPath, env: { HOME: '/h', NAMESPACE: ns } }, { agentArgs: [], inherited: [], dryRun: true }),
         new RegExp(`landrun cannot hide ${ns} inside a grant`),
       );
     } finally {
