@@ -176,6 +176,30 @@ describe('nothing written inside runs outside (real bubblewrap, real git)', { sk
     assert.equal(fs.readFileSync(path.join(w.home, 'notes', 'n.txt'), 'utf8'), 'ok\n');
   });
 
+  it('a linked worktree (a .git link file) in the session directory: link, its git directory and the main hooks stay', () => {
+    const wt = path.join(w.root, 'wt');
+    git(w.repo, 'worktree', 'add', '-q', wt);
+    const link = path.join(wt, '.git');
+    const admin = path.join(w.repo, '.git', 'worktrees', 'wt');
+    const before = read(link, path.join(admin, 'commondir'));
+    const r = w.inside(`echo "gitdir: ${w.root}/evil" > wt/.git; echo ../evil > repo/.git/worktrees/wt/commondir; printf '#!/bin/sh\ntouch ${w.mark}\n' > repo/.git/hooks/post-commit`, w.root);
+    assert.notEqual(r.status, 0);
+    assert.deepEqual(read(link, path.join(admin, 'commondir')), before);
+    git(wt, 'commit', '-q', '--allow-empty', '-m', 'host');
+    assert.equal(fs.existsSync(w.mark), false);
+  });
+
+  it('a protected name planted as a symlink in an earlier session reveals nothing', () => {
+    fs.mkdirSync(path.join(w.home, '.ssh'), { recursive: true });
+    fs.writeFileSync(path.join(w.home, '.ssh', 'id_rsa'), 'PRIVATE KEY');
+    const plain = path.join(w.root, 'linked');
+    fs.mkdirSync(plain);
+    fs.symlinkSync(path.join(w.home, '.ssh'), path.join(plain, '.idea'));
+    const r = w.inside('cat .idea/id_rsa', plain);
+    assert.notEqual(r.status, 0);
+    assert.ok(!r.stdout.includes('PRIVATE KEY'));
+  });
+
   it('filesystem.unprotect releases a path, and only that one', () => {
     const r = w.inside('mkdir -p .vscode/x && echo "{}" > .vscode/tasks.json && echo released; echo x > .idea/y', w.repo, policyOf('["{CWD}/.vscode"]'));
     assert.match(r.stdout, /released/, r.stderr);
