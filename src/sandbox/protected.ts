@@ -61,7 +61,9 @@ export const PROJECT: readonly ProtectedName[] = [
   // Claude Code asks before it uses a project's MCP servers.
   name('.mcp.json', null, 'MCP servers Claude Code starts; it asks before using a new one'),
   name('.gemini', DIR, "Gemini CLI's project settings, hooks and .env"),
-  name('.codex', DIR, "Codex's project config"),
+  // An empty .codex makes Codex ask to trust the folder (measured): not neutral. Codex asks
+  // before it obeys a new .codex in a folder not yet trusted.
+  name('.codex', null, "Codex's project config; in a folder not yet trusted it asks first"),
   name('.kiro', DIR, "Kiro's project agents and their hooks"),
   // direnv asks `direnv allow` for every new or changed .envrc.
   name('.envrc', null, 'direnv runs it; it asks you to allow a new one'),
@@ -97,7 +99,7 @@ export function agentHomes(env: Env): { base: string; names: readonly ProtectedN
       base: env['CLAUDE_CONFIG_DIR'] || path.join(home, '.claude'),
       names: [
         name('settings.json', EMPTY_JSON, 'Claude Code: hooks, statusLine, permissions'),
-        name('CLAUDE.md', EMPTY_FILE, 'Claude Code obeys it'),
+        name('CLAUDE.md', null, 'Claude Code obeys it; instructions, not commands'),
         ...['commands', 'agents', 'skills', 'hooks', 'plugins', 'output-styles'].map((n) => name(n, DIR, 'Claude Code runs or obeys it')),
       ],
     },
@@ -106,7 +108,7 @@ export function agentHomes(env: Env): { base: string; names: readonly ProtectedN
       names: [
         name('config.toml', EMPTY_FILE, 'Codex: notify, hooks, MCP servers, model providers'),
         name('hooks.json', null, 'Codex: hooks; no empty file is neutral'),
-        name('AGENTS.md', EMPTY_FILE, 'Codex obeys it'),
+        name('AGENTS.md', null, 'Codex obeys it; instructions, not commands'),
         ...['prompts', 'rules', 'skills', 'hooks', 'plugins'].map((n) => name(n, DIR, 'Codex runs or obeys it')),
       ],
     },
@@ -114,9 +116,11 @@ export function agentHomes(env: Env): { base: string; names: readonly ProtectedN
       base: path.join(env['GEMINI_CLI_HOME'] || home, '.gemini'),
       names: [
         name('settings.json', EMPTY_JSON, 'Gemini CLI: hooks, MCP servers, tool discovery commands'),
-        name('.env', EMPTY_FILE, 'Gemini CLI loads it (NODE_OPTIONS and the like)'),
+        // An empty one would hide ~/.env from Gemini CLI, which reads the first it finds.
+        name('.env', null, 'Gemini CLI loads its variables; an empty one would hide ~/.env'),
         name('trustedFolders.json', EMPTY_JSON, 'Gemini CLI: folders whose settings it obeys'),
-        name('GEMINI.md', EMPTY_FILE, 'Gemini CLI obeys it'),
+        // An empty one shows as "1 GEMINI.md file" in Gemini's footer (measured): not neutral.
+        name('GEMINI.md', null, 'Gemini CLI obeys it; instructions, not commands'),
         ...['commands', 'extensions', 'policies'].map((n) => name(n, DIR, 'Gemini CLI runs or obeys it')),
       ],
     },
