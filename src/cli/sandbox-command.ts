@@ -76,6 +76,7 @@ async function check(args: string[], io: CommandIO): Promise<number> {
   protection(wrapped.resolved.protection, out);
   out(`env:       ${Object.keys(wrapped.env).sort().join(' ')}`);
   out(`argv:      ${wrapped.argv.map(quote).join(' ')}`);
+  out(`cwd:       ${wrapped.cwd} (the argv starts here: landrun has no chdir)`);
   return 0;
 }
 
