@@ -3,6 +3,7 @@
  * bubblewrap, the mock Messages API): its own Bash tool call tries to plant a hook and an MCP
  * server where the user's direct, unsandboxed `claude` would run them; the host is checked after.
  * Its records (the transcript) are written where the user finds them, and a login is kept.
+ * Named claude.test.ts so scripts/test.mjs runs it with the other real agents, one at a time.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
