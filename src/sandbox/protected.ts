@@ -88,47 +88,50 @@ export const HOME: readonly ProtectedName[] = [
   name('.config/systemd', DIR, 'systemd --user runs its units'),
 ];
 
-/** The agents' own homes, where the user's direct, unsandboxed run finds hooks, MCP servers and notify programs. */
+const CLAUDE: readonly ProtectedName[] = [
+  name('settings.json', EMPTY_JSON, 'Claude Code: hooks, statusLine, permissions'),
+  name('CLAUDE.md', null, 'Claude Code obeys it; instructions, not commands'),
+  ...['commands', 'agents', 'skills', 'hooks', 'plugins', 'output-styles'].map((n) => name(n, DIR, 'Claude Code runs or obeys it')),
+];
+
+const CODEX: readonly ProtectedName[] = [
+  name('config.toml', EMPTY_FILE, 'Codex: notify, hooks, MCP servers, model providers'),
+  name('hooks.json', null, 'Codex: hooks; no empty file is neutral'),
+  name('AGENTS.md', null, 'Codex obeys it; instructions, not commands'),
+  ...['prompts', 'rules', 'skills', 'hooks', 'plugins'].map((n) => name(n, DIR, 'Codex runs or obeys it')),
+];
+
+const GEMINI: readonly ProtectedName[] = [
+  name('settings.json', EMPTY_JSON, 'Gemini CLI: hooks, MCP servers, tool discovery commands'),
+  // An empty one would hide ~/.env from Gemini CLI, which reads the first it finds.
+  name('.env', null, 'Gemini CLI loads its variables; an empty one would hide ~/.env'),
+  name('trustedFolders.json', EMPTY_JSON, 'Gemini CLI: folders whose settings it obeys'),
+  // An empty one shows as "1 GEMINI.md file" in Gemini's footer (measured): not neutral.
+  name('GEMINI.md', null, 'Gemini CLI obeys it; instructions, not commands'),
+  ...['commands', 'extensions', 'policies'].map((n) => name(n, DIR, 'Gemini CLI runs or obeys it')),
+];
+
+// The Kiro driver writes its per-session agent into agents/ from outside the sandbox.
+const KIRO: readonly ProtectedName[] = ['agents', 'settings', 'steering', 'hooks'].map((n) => name(n, DIR, 'Kiro runs or obeys it'));
+
+/**
+ * The agents' own homes, where the user's direct, unsandboxed run finds hooks, MCP servers and
+ * notify programs: the default ones (the user's own run) and, when the session's environment
+ * moves one ($CLAUDE_CONFIG_DIR, $CODEX_HOME, $GEMINI_CLI_HOME: a driver may give a session a home
+ * of its own), that one too.
+ */
 export function agentHomes(env: Env): { base: string; names: readonly ProtectedName[] }[] {
   const home = homeDir(env);
+  const both = (moved: string | undefined, usual: string, names: readonly ProtectedName[]) =>
+    [...new Set([usual, moved || usual])].map((base) => ({ base, names }));
   return [
-    // Claude Code's state file without $CLAUDE_CONFIG_DIR: MCP servers. Sessions keep their own
-    // (src/backends/claude.ts, sessionStateFile).
-    ...(env['CLAUDE_CONFIG_DIR'] ? [] : [{ base: home, names: [name('.claude.json', null, "Claude Code: MCP servers (sessions keep their own state file)")] }]),
-    {
-      base: env['CLAUDE_CONFIG_DIR'] || path.join(home, '.claude'),
-      names: [
-        name('settings.json', EMPTY_JSON, 'Claude Code: hooks, statusLine, permissions'),
-        name('CLAUDE.md', null, 'Claude Code obeys it; instructions, not commands'),
-        ...['commands', 'agents', 'skills', 'hooks', 'plugins', 'output-styles'].map((n) => name(n, DIR, 'Claude Code runs or obeys it')),
-      ],
-    },
-    {
-      base: env['CODEX_HOME'] || path.join(home, '.codex'),
-      names: [
-        name('config.toml', EMPTY_FILE, 'Codex: notify, hooks, MCP servers, model providers'),
-        name('hooks.json', null, 'Codex: hooks; no empty file is neutral'),
-        name('AGENTS.md', null, 'Codex obeys it; instructions, not commands'),
-        ...['prompts', 'rules', 'skills', 'hooks', 'plugins'].map((n) => name(n, DIR, 'Codex runs or obeys it')),
-      ],
-    },
-    {
-      base: path.join(env['GEMINI_CLI_HOME'] || home, '.gemini'),
-      names: [
-        name('settings.json', EMPTY_JSON, 'Gemini CLI: hooks, MCP servers, tool discovery commands'),
-        // An empty one would hide ~/.env from Gemini CLI, which reads the first it finds.
-        name('.env', null, 'Gemini CLI loads its variables; an empty one would hide ~/.env'),
-        name('trustedFolders.json', EMPTY_JSON, 'Gemini CLI: folders whose settings it obeys'),
-        // An empty one shows as "1 GEMINI.md file" in Gemini's footer (measured): not neutral.
-        name('GEMINI.md', null, 'Gemini CLI obeys it; instructions, not commands'),
-        ...['commands', 'extensions', 'policies'].map((n) => name(n, DIR, 'Gemini CLI runs or obeys it')),
-      ],
-    },
-    {
-      base: path.join(home, '.kiro'),
-      // The Kiro driver writes its per-session agent here from outside the sandbox.
-      names: ['agents', 'settings', 'steering', 'hooks'].map((n) => name(n, DIR, 'Kiro runs or obeys it')),
-    },
+    // Claude Code's state file (MCP servers) when $CLAUDE_CONFIG_DIR is not set, as in the user's
+    // own run. Sessions keep theirs in the config directory (backends/claude.ts, sessionStateFile).
+    { base: home, names: [name('.claude.json', null, 'Claude Code: MCP servers (sessions keep their own state file)')] },
+    ...both(env['CLAUDE_CONFIG_DIR'], path.join(home, '.claude'), CLAUDE),
+    ...both(env['CODEX_HOME'], path.join(home, '.codex'), CODEX),
+    ...both(env['GEMINI_CLI_HOME'] && path.join(env['GEMINI_CLI_HOME'], '.gemini'), path.join(home, '.gemini'), GEMINI),
+    { base: path.join(home, '.kiro'), names: KIRO },
   ];
 }
 

@@ -33,6 +33,9 @@ describe("Claude Code's home: a session plants nothing the user's own run obeys"
       [path.join(h, '.claude', 'settings.json')]: '{"theme": "dark"}\n',
     };
     for (const [f, text] of Object.entries(files)) fs.writeFileSync(f, text, { mode: 0o600 });
+    // As every policy written before issue 12 did: ~/.claude.json granted read-write.
+    const policy = path.join(h, '.config', 'anvillm', 'sandbox.yaml');
+    fs.writeFileSync(policy, fs.readFileSync(policy, 'utf8').replace('  rw:\n', '  rw:\n    - "{HOME}/.claude.json"\n'));
   });
   after(async () => {
     await world?.close();
