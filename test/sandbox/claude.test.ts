@@ -63,4 +63,19 @@ describe("Claude Code's home: a session plants nothing the user's own run obeys"
     assert.equal(transcripts.length, 1);
     assert.match(fs.readFileSync(path.join(dir, transcripts[0]!), 'utf8'), /attempted/);
   });
+
+  it('new claude ~: it starts and answers in the home directory; its Bash tool cannot touch ~/.bashrc or add ~/.bash_profile', async () => {
+    const bashrc = path.join(world.home, '.bashrc');
+    fs.writeFileSync(bashrc, '# the user’s\n');
+    const s: Session = await world.manager.create('claude', world.home);
+    const idle = () => until(() => s.state === 'idle', `idle (it is ${s.state}; err: ${s.err()})`, 60_000);
+    await idle();
+    const mark = path.join(world.world.root, 'RAN-OUTSIDE');
+    s.prompt(`RUN: echo "touch ${mark}" >> ~/.bashrc; echo "touch ${mark}" > ~/.bash_profile; echo tried`);
+    await until(() => s.state === 'running', 'running', 10_000).catch(() => {});
+    await idle();
+    assert.match(s.out(), /Tool said: .*(Read-only file system|Permission denied)/s, s.out());
+    assert.equal(fs.readFileSync(bashrc, 'utf8'), '# the user’s\n');
+    assert.equal(fs.existsSync(path.join(world.home, '.bash_profile')), false);
+  });
 });
