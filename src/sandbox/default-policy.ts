@@ -18,8 +18,8 @@ export const DEFAULT_POLICY_YAML = `# AnviLLM sandbox policy.
 # Paths may use {CWD} (the session's directory), {HOME}, {TMPDIR}, {XDG_CONFIG_HOME},
 # {XDG_DATA_HOME}, {XDG_CACHE_HOME}, {XDG_STATE_HOME} and {ANY_ENV_VAR}; an undefined variable is
 # an error. Paths that do not exist are skipped. Every session also gets its own directory and
-# its state directory read-write, and the agent program's directory read+execute. AnviLLM's own
-# configuration ({XDG_CONFIG_HOME}/anvillm) stays read-only: an agent must not rewrite its sandbox.
+# its state directory read-write, and the agent program's whole installed package read+execute.
+# AnviLLM's own configuration ({XDG_CONFIG_HOME}/anvillm) stays read-only (see unprotect below).
 
 general:
   # false (strict, recommended): a session is refused when no provider can enforce this policy.
