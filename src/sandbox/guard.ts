@@ -159,8 +159,13 @@ export function guard(input: GuardInput): Protection {
 export function makePlaceholders(protection: Protection): void {
   for (const p of protection.paths) {
     if (p.exists || !p.placeholder) continue;
-    if (p.placeholder.kind === 'dir') fs.mkdirSync(p.path, { mode: 0o755 });
-    else fs.writeFileSync(p.path, p.placeholder.content, { flag: 'wx', mode: 0o644 });
+    try {
+      if (p.placeholder.kind === 'dir') fs.mkdirSync(p.path, { mode: 0o755 });
+      else fs.writeFileSync(p.path, p.placeholder.content, { flag: 'wx', mode: 0o644 });
+    } catch (e) {
+      // Made meanwhile (another session starting here): bound read-only as it is.
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
     p.exists = true;
   }
 }

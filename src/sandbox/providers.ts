@@ -14,7 +14,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 
 import type { Policy, PortRange } from './policy.js';
-import { accessName, findOnPath, within, type GrantedPath, type Resolved } from './resolve.js';
+import { within } from './paths.js';
+import { accessName, findOnPath, type GrantedPath, type Resolved } from './resolve.js';
 
 const run = promisify(execFile);
 

@@ -159,8 +159,6 @@ export function findOnPath(prog: string, env: Env): string | null {
   return null;
 }
 
-export { within };
-
 /** The landrun-style name of a grant's access: ro, rox, rw, rwx. */
 export function accessName(g: Pick<GrantedPath, 'write' | 'exec'>): Access {
   return g.write ? (g.exec ? 'rwx' : 'rw') : g.exec ? 'rox' : 'ro';

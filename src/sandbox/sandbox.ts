@@ -3,14 +3,14 @@
  * the policy, the session is refused before any agent process exists. `best_effort` trades that
  * for a loud warning, and may mean no sandbox at all.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 
 import { makePlaceholders } from './guard.js';
 import { homeDir, type Policy } from './policy.js';
 import { INSTALL, bwrapArgv, landrunArgv, type LaunchContext, type Probe, type ProviderName } from './providers.js';
-import fs from 'node:fs';
-
-import { findOnPath, resolveSession, sessionTmpDir, within, type Resolved, type SessionContext } from './resolve.js';
+import { within } from './paths.js';
+import { findOnPath, resolveSession, sessionTmpDir, type Resolved, type SessionContext } from './resolve.js';
 
 export class SandboxRefused extends Error {
   override name = 'SandboxRefused';
@@ -110,7 +110,6 @@ export function wrap(
   const choice = chooseProvider(policy, probe);
   if (!launch.dryRun) fs.mkdirSync(sessionTmpDir(session), { recursive: true, mode: 0o700 });
   const resolved = resolveSession(policy, session);
-  if (!launch.dryRun && choice.provider === 'bwrap') makePlaceholders(resolved.protection);
   const providerPath = choice.provider === 'none' ? null : probe[choice.provider].path!;
   const writable = resolved.paths.find((g) => g.write && g.exists && providerPath && within(providerPath, g.path));
   if (writable) {
@@ -121,6 +120,8 @@ export function wrap(
   let argv: string[];
   switch (choice.provider) {
     case 'bwrap': {
+      // Made only now, once nothing will refuse the start (and never by `sandbox check`).
+      if (!launch.dryRun) makePlaceholders(resolved.protection);
       const net = policy.network;
       argv = bwrapArgv(probe.bwrap.path!, resolved, ctx, net.enabled && (net.unrestricted || choice.shareNetAnyway === true));
       break;
