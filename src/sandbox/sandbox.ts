@@ -3,11 +3,14 @@
  * the policy, the session is refused before any agent process exists. `best_effort` trades that
  * for a loud warning, and may mean no sandbox at all.
  */
-import type { Policy } from './policy.js';
-import { INSTALL, bwrapArgv, landrunArgv, type LaunchContext, type Probe, type ProviderName } from './providers.js';
 import fs from 'node:fs';
+import path from 'node:path';
 
-import { findOnPath, resolveSession, sessionTmpDir, within, type Resolved, type SessionContext } from './resolve.js';
+import { makePlaceholders } from './guard.js';
+import { homeDir, type Policy } from './policy.js';
+import { INSTALL, bwrapArgv, landrunArgv, type LaunchContext, type Probe, type ProviderName } from './providers.js';
+import { within } from './paths.js';
+import { findOnPath, resolveSession, sessionTmpDir, type Resolved, type SessionContext } from './resolve.js';
 
 export class SandboxRefused extends Error {
   override name = 'SandboxRefused';
@@ -15,8 +18,13 @@ export class SandboxRefused extends Error {
 
 export interface Wrapped {
   provider: ProviderName | 'none';
-  /** Exec this directly. */
+  /** Exec this directly, in `cwd`. */
   argv: string[];
+  /**
+   * The directory to start `argv` in: the session's. landrun has no chdir of its own, so every
+   * caller (tmux, a test's spawn) must start the wrapper there.
+   */
+  cwd: string;
   /** Start it with exactly these variables (plus, for bwrap, the `inherited` ones it unsets). */
   env: Record<string, string>;
   /** For the session's err file and stderr: what is not enforced. */
@@ -112,14 +120,18 @@ export function wrap(
   let argv: string[];
   switch (choice.provider) {
     case 'bwrap': {
+      // Made only now, once nothing will refuse the start (and never by `sandbox check`).
+      if (!launch.dryRun) makePlaceholders(resolved.protection);
       const net = policy.network;
       argv = bwrapArgv(probe.bwrap.path!, resolved, ctx, net.enabled && (net.unrestricted || choice.shareNetAnyway === true));
       break;
     }
     case 'landrun': {
-      // Landlock cannot take back part of a grant.
+      // Landlock only adds rights: it cannot take back part of a grant.
+      const kept = resolved.protection.paths.find((p) => p.exists || p.placeholder) ?? resolved.protection.sealed.map((p) => ({ path: p }))[0];
+      if (kept && !policy.bestEffort) throw new SandboxRefused(landrunCannotProtect(kept.path, session));
+      if (kept) choice.warnings.push(`best_effort: landrun cannot keep protected paths read-only (e.g. ${kept.path}): the agent can plant what runs outside the sandbox`);
       const problems = [
-        ...resolved.keepReadOnly.map((p) => `landrun cannot keep ${p} read-only inside a writable grant: the agent could rewrite its own sandbox policy`),
         ...resolved.hidden.map((p) => `landrun cannot hide ${p} inside a grant: the agent could reach the sockets there, which act outside the sandbox`),
       ];
       if (problems.length > 0 && !policy.bestEffort) throw refusal(policy, problems, `narrow the grants that cover them, or install bubblewrap: ${INSTALL.bwrap}`);
@@ -134,5 +146,13 @@ export function wrap(
       break;
     }
   }
-  return { provider: choice.provider, argv, env: resolved.env, warnings: choice.warnings, resolved };
+  return { provider: choice.provider, argv, cwd: session.cwd, env: resolved.env, warnings: choice.warnings, resolved };
+}
+
+/** The refusal, in one 9P error (127 bytes): the path, short, and the fix first. */
+function landrunCannotProtect(p: string, session: SessionContext): string {
+  const home = homeDir(session.env);
+  const short = within(p, session.cwd) ? path.relative(session.cwd, p) || '.' : within(p, home) ? `~/${path.relative(home, p)}` : p;
+  const say = (what: string) => `sandbox: landrun cannot keep ${what} read-only: install bubblewrap (anvillm sandbox check)`;
+  return Buffer.byteLength(say(short)) <= 127 ? say(short) : say(path.basename(p));
 }

@@ -140,7 +140,7 @@ export class SessionManager {
       fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
       driver = this.driver(def, id, dir, {});
       launch = await this.launch(def, dir, stateDir, agentPath, driver);
-      win = await this.tmux.newWindow({ session: `anvillm-${def.name}`, name: id, cwd: dir, argv: launch.argv, env: launch.env, size: def.size });
+      win = await this.tmux.newWindow({ session: `anvillm-${def.name}`, name: id, cwd: launch.cwd, argv: launch.argv, env: launch.env, size: def.size });
     } catch (e) {
       driver?.close();
       throw e;
@@ -193,7 +193,7 @@ export class SessionManager {
     if (wrapped.warnings.length > 0) for (const w of wrapped.warnings) process.stderr.write(`anvillm: sandbox: ${w}\n`);
     // tmux runs a one-word argv through sh -c: never give it one.
     const argv = wrapped.argv.length >= 2 ? wrapped.argv : [findOnPath('env', this.env) ?? '/usr/bin/env', ...wrapped.argv];
-    return { argv, env: wrapped.env, warnings: wrapped.warnings };
+    return { argv, cwd: wrapped.cwd, env: wrapped.env, warnings: wrapped.warnings };
   }
 
   /** Starts a session's agent again: where it runs now (a new window, same name, if the old one went with the agent). */
@@ -203,11 +203,11 @@ export class SessionManager {
     const launch = await this.launch(session.def, session.cwd, this.sessionDir(session.id), agentPath, session.driver);
     const alive = await this.tmux.window(session.tmuxSession, session.windowId).catch(() => null);
     if (!alive) {
-      const win = await this.tmux.newWindow({ session: `anvillm-${session.def.name}`, name: session.id, cwd: session.cwd, argv: launch.argv, env: launch.env, size: session.def.size });
+      const win = await this.tmux.newWindow({ session: `anvillm-${session.def.name}`, name: session.id, cwd: launch.cwd, argv: launch.argv, env: launch.env, size: session.def.size });
       return { tmuxSession: win.session, windowId: win.windowId, paneId: win.paneId, pid: win.pid };
     }
     const { tmuxSession, windowId, paneId } = session;
-    await this.tmux.respawn(tmuxSession, paneId, { cwd: session.cwd, argv: launch.argv, env: launch.env });
+    await this.tmux.respawn(tmuxSession, paneId, { cwd: launch.cwd, argv: launch.argv, env: launch.env });
     const info = await this.tmux.window(tmuxSession, windowId);
     return { tmuxSession, windowId, paneId, pid: info?.pid ?? session.pid };
   }
