@@ -170,7 +170,11 @@ export function bwrapArgv(bwrapPath: string, granted: Resolved, launch: LaunchCo
       if (g.exists && g.path !== h && within(g.path, h)) argv.push(g.write ? '--bind' : '--ro-bind', g.path, g.path);
     }
   }
-  for (const p of granted.keepReadOnly) argv.push('--ro-bind', p, p);
+  for (const p of granted.keepReadOnly) {
+    argv.push('--ro-bind', p, p);
+    // A writable grant inside it is narrower, and meant: a worktree session's own git data.
+    for (const g of granted.paths) if (g.write && g.exists && g.path !== p && within(g.path, p)) argv.push('--bind', g.path, g.path);
+  }
   // Everything not bound is read-only: a write outside the policy fails loudly instead of
   // landing in the sandbox's throw-away root.
   argv.push('--remount-ro', '/', '--chdir', launch.cwd);

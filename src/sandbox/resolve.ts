@@ -26,6 +26,22 @@ export interface SessionContext {
    * so a session never needs all of /tmp (where other sessions and users keep files).
    */
   tmpDir?: string;
+  /** Computed for this session beyond the policy (src/worktree: a worktree session's git data). */
+  extra?: SessionExtra;
+}
+
+/** A grant one session gets beyond the policy. */
+export interface ExtraGrant {
+  path: string;
+  access: Access;
+  /** Shown by `sandbox check`: why the session has it. */
+  origin: string;
+}
+
+export interface SessionExtra {
+  grants: ExtraGrant[];
+  /** Kept read-only wherever a writable grant would include them; grants inside them still apply. */
+  readOnly: string[];
 }
 
 export interface GrantedPath {
@@ -179,6 +195,7 @@ export function resolveSession(policy: Policy, ctx: SessionContext): Resolved {
   grant(path.resolve(ctx.cwd), 'rw', 'the session directory');
   grant(ctx.stateDir, 'rw', 'the session state directory');
   grant(sessionTmpDir(ctx), 'rw', 'the session temporary directory');
+  for (const g of ctx.extra?.grants ?? []) grant(g.path, g.access, g.origin);
   // An agent installed under node_modules or ~/.local must run: its real directory, and its
   // interpreter's, are readable and executable.
   const real = fs.realpathSync(ctx.agentPath);
@@ -190,7 +207,8 @@ export function resolveSession(policy: Policy, ctx: SessionContext): Resolved {
   env['TMPDIR'] = sessionTmpDir(ctx);
   const paths = [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const ownConfig = path.join(configHome(ctx.env), 'anvillm');
-  const keepReadOnly = fs.existsSync(ownConfig) && paths.some((g) => g.write && g.exists && within(ownConfig, g.path)) ? [ownConfig] : [];
+  const inWritable = (p: string) => fs.existsSync(p) && paths.some((g) => g.write && g.exists && within(p, g.path));
+  const keepReadOnly = [ownConfig, ...(ctx.extra?.readOnly ?? [])].filter(inWritable);
   const hidden = sensitiveDirs(ctx).filter((d) => fs.existsSync(d) && paths.some((g) => g.exists && within(d, g.path)));
   return { paths, hidden, keepReadOnly, env };
 }
