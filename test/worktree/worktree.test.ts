@@ -166,6 +166,24 @@ describe('worktree sessions', { skip: needs('tmux', 'bwrap') }, () => {
     assert.doesNotMatch(check.out, new RegExp(`^  rw +${repo}/\\.git/hooks`, 'm'));
   });
 
+  it('a policy granting more (the whole disk area of the checkout, read-write) still leaves the checkout and other worktrees read-only', async () => {
+    const policy = path.join(env['HOME']!, '.config', 'anvillm', 'sandbox.yaml');
+    const saved = fs.readFileSync(policy, 'utf8');
+    fs.writeFileSync(policy, saved.replace('  rw:\n', `  rw:\n    - ${outside}\n`));
+    try {
+      const id = await ctl('ctl', `new shell ${repo} wide worktree`);
+      for (const a of [`echo evil > ${repo}/shared.txt`, `echo evil > ${manager.get('two')!.cwd}/shared.txt`, `touch ${repo}/.git/hooks/x`]) {
+        assert.match(await run(id, a), /Read-only file system\ndone 1$/, a);
+      }
+      assert.match(await run(id, 'echo wide > shared.txt && git commit -qam wide && echo committed'), /committed\ndone 0$/);
+      assert.equal(gitIn(repo, 'log', '-1', '--format=%s', 'anvillm/wide'), 'wide');
+      assert.equal(fs.readFileSync(path.join(repo, 'shared.txt'), 'utf8'), 'original\n');
+      assert.equal(await ctl(`${id}/ctl`, 'kill'), 'branch anvillm/wide kept; its clean worktree removed');
+    } finally {
+      fs.writeFileSync(policy, saved);
+    }
+  });
+
   it('diff: the commits and the uncommitted work since the branch point, new files too', async () => {
     await run('two', 'echo later >> shared.txt && echo brand new > added.txt');
     const diff = await read('two', 'diff');
