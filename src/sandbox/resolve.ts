@@ -208,7 +208,8 @@ export function resolveSession(policy: Policy, ctx: SessionContext): Resolved {
   const paths = [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const ownConfig = path.join(configHome(ctx.env), 'anvillm');
   const inWritable = (p: string) => fs.existsSync(p) && paths.some((g) => g.write && g.exists && within(p, g.path));
-  const keepReadOnly = [ownConfig, ...(ctx.extra?.readOnly ?? [])].filter(inWritable);
+  // Sorted, so a directory comes before the paths inside it (bwrap binds them in this order).
+  const keepReadOnly = [ownConfig, ...(ctx.extra?.readOnly ?? [])].filter(inWritable).sort();
   const hidden = sensitiveDirs(ctx).filter((d) => fs.existsSync(d) && paths.some((g) => g.exists && within(d, g.path)));
   return { paths, hidden, keepReadOnly, env };
 }

@@ -70,12 +70,16 @@ export class ChatWindow {
     await this.win.name(chatName(this.cwd, this.id, alias));
   }
 
-  private diffWin: DiffWindow | null = null;
+  private diffWin: Promise<DiffWindow> | null = null;
 
   /** Diff: the session's changes in /AnviLLM/<id>/diff, read again when it is already open. */
   private async showDiff(): Promise<void> {
-    if (this.diffWin) return this.diffWin.get();
-    this.diffWin = await DiffWindow.open(this.host, this.id, () => (this.diffWin = null));
+    if (this.diffWin) return (await this.diffWin).get();
+    this.diffWin = DiffWindow.open(this.host, this.id, () => (this.diffWin = null));
+    await this.diffWin.catch((e: unknown) => {
+      this.diffWin = null;
+      throw e;
+    });
   }
 
   /** Del was refused once because of an unsent draft: the next one goes through. */

@@ -6,10 +6,6 @@ import type { Win } from '../acme/acme.js';
 import type { Event } from '../acme/event.js';
 import { commandWords, isExecute, type Host } from './host.js';
 
-export function diffName(id: string): string {
-  return `/AnviLLM/${id}/diff`;
-}
-
 export class DiffWindow {
   private constructor(
     private readonly host: Host,
@@ -20,7 +16,7 @@ export class DiffWindow {
   static async open(host: Host, id: string, gone: () => void): Promise<DiffWindow> {
     const win = await host.acme.newWindow();
     const w = new DiffWindow(host, win, id);
-    await win.name(diffName(id));
+    await win.name(`/AnviLLM/${id}/diff`);
     await win.writeTag('Get ');
     await w.get();
     host.run(win, (e) => w.handle(e), gone);

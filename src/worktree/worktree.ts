@@ -39,6 +39,12 @@ export function worktreesRoot(env: Env): string {
   return path.join(env['XDG_DATA_HOME'] || path.join(homeDir(env), '.local', 'share'), 'anvillm', 'worktrees');
 }
 
+/** worktreesRoot with its symbolic links resolved, as session directories are. */
+function realRoot(env: Env): string {
+  const root = worktreesRoot(env);
+  return fs.existsSync(root) ? fs.realpathSync(root) : root;
+}
+
 function recordFile(worktree: string): string {
   return `${worktree}.json`;
 }
@@ -73,7 +79,7 @@ interface Source {
 /** The repository `dir` is in, or the refusal that says why not (most important words first). */
 async function source(env: Env, dir: string): Promise<Source> {
   if (!gitPath(env)) throw new GitError(GIT_MISSING);
-  if (within(dir, worktreesRoot(env))) throw new GitError(`${dir} is an agent's worktree: start from your own checkout`);
+  if (within(dir, realRoot(env))) throw new GitError(`${dir} is an agent's worktree: start from your own checkout`);
   let bare: string;
   try {
     bare = await gitLine(env, ['rev-parse', '--is-bare-repository', '--is-inside-git-dir'], { cwd: dir });
@@ -108,9 +114,8 @@ export async function createWorktree(env: Env, dir: string, id: string, branch: 
   }
   const exists = await git(env, ['show-ref', '--verify', '--quiet', `refs/heads/${branch}`], { ...repo, allowStatus1: true });
   if (exists.status === 0) throw new GitError(`branch "${branch}" already exists: give another name (worktree=<branch>)`);
-  const root = worktreesRoot(env);
-  fs.mkdirSync(root, { recursive: true, mode: 0o700 });
-  const wt = path.join(root, `${path.basename(src.top)}-${id}`);
+  fs.mkdirSync(worktreesRoot(env), { recursive: true, mode: 0o700 });
+  const wt = path.join(realRoot(env), `${path.basename(src.top)}-${id}`);
   await git(env, ['worktree', 'add', '-b', branch, wt, src.head], { cwd: src.top, gitDir: src.commonDir });
   const record: WorktreeRecord = { path: wt, commonDir: src.commonDir, adminDir: '', checkout: src.top, branch, base: src.head };
   try {
@@ -139,6 +144,8 @@ export async function discardWorktree(env: Env, rec: WorktreeRecord): Promise<vo
 /**
  * Runs `f` with the worktree's files in a throw-away index (git add -A: tracked and untracked,
  * ignored files left out). New objects go to a throw-away directory: the repository gains nothing.
+ * The index starts empty, so every file is read: starting from the agent's own index would be
+ * faster, but its entries name blobs by stat data the agent can forge, hiding a change.
  */
 async function withSnapshot<T>(env: Env, rec: WorktreeRecord, f: (o: { gitDir: string; indexFile: string; objectDir: string; alternates: string }) => Promise<T>): Promise<T> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'anvillm-worktree-'));
