@@ -240,6 +240,17 @@ describe('worktree sessions', { skip: needs('tmux', 'bwrap') }, () => {
       [`new shell ${repo} worktree=bad..name`, /^bad branch name "bad\.\.name"/],
     ];
     for (const [command, error] of refusals) await assert.rejects(ctl('ctl', command), (e: Error) => error.test(e.message));
+    // Refused by the sandbox after the worktree was made: the worktree and its branch go again.
+    const policy = path.join(env['HOME']!, '.config', 'anvillm', 'sandbox.yaml');
+    const saved = fs.readFileSync(policy, 'utf8');
+    fs.writeFileSync(policy, saved.replace('provider: auto', 'provider: landrun'));
+    try {
+      await assert.rejects(ctl('ctl', `new shell ${repo} worktree=refused`), /sandbox/);
+    } finally {
+      fs.writeFileSync(policy, saved);
+    }
+    assert.equal(gitIn(repo, 'branch', '--list', 'refused'), '');
+    assert.deepEqual(fs.readdirSync(path.join(outside, 'data', 'anvillm', 'worktrees')), [], 'no worktree, no record');
     // No git on the daemon's PATH.
     await assert.rejects(createWorktree({ ...env, PATH: '/nonexistent' }, repo, 'deadbeef', 'anvillm/x'), /^GitError: git is not installed: worktree sessions need it/);
     assert.equal(gitIn(repo, 'worktree', 'list'), before);
@@ -258,7 +269,8 @@ describe('worktree sessions', { skip: needs('tmux', 'bwrap') }, () => {
     assert.equal(await read(id, 'branch'), 'anvillm/again\n');
     assert.match(await read(id, 'diff'), /^\+again$/m);
     assert.match(await run('again', 'git commit -qam again && echo ok'), /ok\ndone 0$/);
-    assert.equal(await ctl(`${id}/ctl`, 'kill'), 'branch anvillm/again kept; its clean worktree removed');
+    const killed = await anvillm('kill', 'again');
+    assert.deepEqual([killed.code, killed.out], [0, 'branch anvillm/again kept; its clean worktree removed\n'], killed.err);
     assert.equal(gitIn(repo, 'log', '-1', '--format=%s', 'anvillm/again'), 'again');
   });
 });
