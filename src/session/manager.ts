@@ -139,6 +139,7 @@ export class SessionManager {
     if (!wt) return undefined;
     const kept = await releaseWorktree(this.env, wt);
     s.addError(`worktree: ${kept}`);
+    process.stderr.write(`anvillm: ${s.id}: ${kept}\n`); // the daemon log says it too
     return kept;
   }
 
