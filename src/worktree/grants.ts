@@ -31,5 +31,8 @@ export function worktreeGrants(env: NodeJS.ProcessEnv, rec: WorktreeRecord): Ses
   // (which git directory), `commondir` (which repository), `gitdir`, and `config.worktree`
   // (made empty at creation, so it cannot be planted). Rewritten, they could make it run programs.
   const pointers = [path.join(rec.path, '.git'), ...['commondir', 'gitdir', 'config.worktree'].map((f) => path.join(rec.adminDir, f))];
-  return { grants, readOnly: [rec.checkout, worktreesRoot(env), ...pointers] };
+  // A commit writes loose objects only. The packs (most of a cloned history) and objects/info
+  // (commit-graph, which git trusts for parents and dates) stay as they are.
+  const history = ['pack', 'info'].map((d) => path.join(git, 'objects', d));
+  return { grants, readOnly: [rec.checkout, worktreesRoot(env), ...pointers, ...history] };
 }

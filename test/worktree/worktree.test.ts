@@ -151,6 +151,8 @@ describe('worktree sessions', { skip: needs('tmux', 'bwrap') }, () => {
       `echo 'gitdir: /tmp' > ${wt}/.git`,
       `echo evil > $(git rev-parse --git-dir)/commondir`,
       `echo '[core]fsmonitor=evil' > $(git rev-parse --git-dir)/config.worktree`,
+      `echo evil > ${repo}/.git/objects/info/commit-graph`,
+      `touch ${repo}/.git/objects/pack/evil.pack`,
     ];
     for (const a of attempts) assert.doesNotMatch(await run('one', a), /done 0$/, `refused: ${a}`);
     assert.equal(fs.readFileSync(path.join(repo, 'shared.txt'), 'utf8'), 'original\n');
