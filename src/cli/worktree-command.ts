@@ -7,20 +7,20 @@ import path from 'node:path';
 
 import { stateHome } from '../sandbox/policy.js';
 import { readRecords } from '../session/store.js';
-import { isDirty, listRecords, readRecord, removeWorktree, worktreesRoot } from '../worktree/worktree.js';
+import { listRecords, readRecord, removeWorktree, unsaved, worktreesRoot } from '../worktree/worktree.js';
 import { UsageError, type CommandIO } from './io.js';
 
 export const WORKTREE_USAGE = `usage: anvillm worktree list
        anvillm worktree remove <dir>
 
 list    the worktrees of worktree sessions (under $XDG_DATA_HOME/anvillm/worktrees): directory,
-        branch, clean or dirty, and the checkout each came from
-remove  removes one (never its branch); refused while it has uncommitted changes or a session
-        works in it`;
+        branch, clean, dirty or detached (commits on no branch), and the checkout each came from
+remove  removes one (never its branch); refused while it has uncommitted changes or commits
+        on no branch, or a session works in it`;
 
 async function list(io: CommandIO): Promise<number> {
   for (const r of listRecords(io.env)) {
-    const state = await isDirty(io.env, r).then((d) => (d ? 'dirty' : 'clean'), (e: Error) => `unreadable (${e.message})`);
+    const state = await unsaved(io.env, r).then((lost) => lost?.state ?? 'clean', (e: Error) => `unreadable (${e.message})`);
     io.stdout([r.path, r.branch, state, r.checkout].join('\t'));
   }
   return 0;

@@ -161,19 +161,31 @@ async function withSnapshot<T>(env: Env, rec: WorktreeRecord, f: (o: { gitDir: s
 
 const DIFF = ['diff', '--no-color', '--no-ext-diff', '--no-textconv'];
 
-/** The commit the worktree has checked out (read from its HEAD file as data, resolved by us). */
-async function tip(env: Env, rec: WorktreeRecord): Promise<string> {
-  const head = fs.readFileSync(path.join(rec.adminDir, 'HEAD'), 'utf8').trim();
-  const ref = /^ref: (refs\/heads\/\S+)$/.exec(head)?.[1] ?? (/^[0-9a-f]{40,64}$/.test(head) ? head : null);
+/** The commit the worktree has checked out (its HEAD file read as data, resolved by us). */
+async function head(env: Env, rec: WorktreeRecord): Promise<{ commit: string; detached: boolean }> {
+  const text = fs.readFileSync(path.join(rec.adminDir, 'HEAD'), 'utf8').trim();
+  const ref = /^ref: (refs\/heads\/\S+)$/.exec(text)?.[1] ?? (/^[0-9a-f]{40,64}$/.test(text) ? text : null);
   if (!ref) throw new GitError(`cannot read the HEAD of ${rec.path}`);
-  return gitLine(env, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], { gitDir: rec.commonDir });
+  return { commit: await gitLine(env, ['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], { gitDir: rec.commonDir }), detached: ref === text };
 }
 
-/** The worktree holds changes not committed (untracked files count; ignored ones do not). */
-export async function isDirty(env: Env, rec: WorktreeRecord): Promise<boolean> {
-  if (!fs.existsSync(rec.path)) return false;
-  const commit = await tip(env, rec);
-  return withSnapshot(env, rec, async (o) => (await git(env, [...DIFF, '--cached', '--quiet', commit], { ...o, allowStatus1: true })).status === 1);
+const UNSAVED = {
+  dirty: { state: 'dirty', why: 'has uncommitted changes', fix: 'commit or discard them first' },
+  detached: { state: 'detached', why: 'has commits on no branch (a detached HEAD)', fix: 'put them on a branch first' },
+} as const;
+
+/**
+ * What removing the worktree now would lose, or null: uncommitted changes (untracked files count,
+ * ignored ones do not), or commits that only its detached HEAD holds.
+ */
+export async function unsaved(env: Env, rec: WorktreeRecord): Promise<(typeof UNSAVED)[keyof typeof UNSAVED] | null> {
+  if (!fs.existsSync(rec.path)) return null;
+  const { commit, detached } = await head(env, rec);
+  const dirty = await withSnapshot(env, rec, async (o) => (await git(env, [...DIFF, '--cached', '--quiet', commit], { ...o, allowStatus1: true })).status === 1);
+  if (dirty) return UNSAVED.dirty;
+  if (!detached) return null;
+  const holder = await gitLine(env, ['for-each-ref', '--count=1', '--format=%(refname)', '--contains', commit, 'refs/heads/'], { gitDir: rec.commonDir });
+  return holder === '' ? UNSAVED.detached : null;
 }
 
 /**
@@ -185,9 +197,10 @@ export async function diffText(env: Env, rec: WorktreeRecord): Promise<string> {
   return withSnapshot(env, rec, async (o) => (await git(env, [...DIFF, '--cached', rec.base, '--'], o)).stdout);
 }
 
-/** Removes the worktree (never its branch), refusing while it holds uncommitted changes. */
+/** Removes the worktree (never its branch), refusing while that would lose work. */
 export async function removeWorktree(env: Env, rec: WorktreeRecord): Promise<void> {
-  if (await isDirty(env, rec)) throw new GitError(`worktree ${rec.path} has uncommitted changes: commit or discard them first`);
+  const lost = await unsaved(env, rec);
+  if (lost) throw new GitError(`worktree ${rec.path} ${lost.why}: ${lost.fix}`);
   // --force: our own check above replaces git's, which would run git status inside the worktree
   // with the index and settings the agent left there.
   await git(env, ['worktree', 'remove', '--force', rec.path], { gitDir: rec.commonDir });
@@ -195,15 +208,14 @@ export async function removeWorktree(env: Env, rec: WorktreeRecord): Promise<voi
 }
 
 /**
- * After a kill: the branch always stays; the worktree stays while it holds uncommitted changes.
+ * After a kill: the branch always stays; the worktree stays while removing it would lose work.
  * Says what was kept, and where.
  */
 export async function releaseWorktree(env: Env, rec: WorktreeRecord): Promise<string> {
   const kept = `branch ${rec.branch} kept`;
+  const lost = await unsaved(env, rec).catch((e: Error) => ({ why: `is unreadable (${e.message})` }));
+  if (lost) return `${kept}; worktree kept, it ${lost.why}: ${rec.path}`;
   if (!fs.existsSync(rec.path)) return kept;
-  const dirty = await isDirty(env, rec).catch((e: Error) => e.message);
-  if (dirty === true) return `${kept}; worktree kept, it has uncommitted changes: ${rec.path}`;
-  if (dirty !== false) return `${kept}; worktree kept (${dirty}): ${rec.path}`;
   await removeWorktree(env, rec);
   return `${kept}; its clean worktree removed`;
 }

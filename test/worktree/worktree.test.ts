@@ -215,6 +215,19 @@ describe('worktree sessions', { skip: needs('tmux', 'bwrap') }, () => {
     assert.match(await read(two.id, 'diff'), /added\.txt/, 'diff still reads once the agent is gone');
   });
 
+  it('kill keeps a worktree whose detached HEAD holds commits on no branch', async () => {
+    const id = await ctl('ctl', `new shell ${repo} detached worktree`);
+    const wt = manager.get(id)!.cwd;
+    assert.match(await run(id, 'git checkout -q --detach && git commit -q --allow-empty -m lonely && echo ok'), /ok\ndone 0$/);
+    assert.equal(await ctl(`${id}/ctl`, 'kill'), `branch anvillm/detached kept; worktree kept, it has commits on no branch (a detached HEAD): ${wt}`);
+    const listed = await anvillm('worktree', 'list');
+    assert.match(listed.out, new RegExp(`^${wt}\tanvillm/detached\tdetached\t${repo}$`, 'm'));
+    const refused = await anvillm('worktree', 'remove', wt);
+    assert.match(refused.err, /has commits on no branch \(a detached HEAD\): put them on a branch first/);
+    gitIn(wt, 'checkout', '-q', 'anvillm/detached');
+    assert.equal((await anvillm('worktree', 'remove', wt)).code, 0);
+  });
+
   it('removing a worktree is explicit, and refused while it is dirty', async () => {
     const wt = manager.get('two')!.cwd;
     const refused = await anvillm('worktree', 'remove', wt);
