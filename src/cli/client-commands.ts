@@ -64,7 +64,7 @@ prompts queued behind it; the session stays.`,
   kill: `usage: anvillm kill <id|alias>
 
 Ends the session and its agent; it stays listed as exited. A worktree session's branch
-stays, and its worktree while it holds uncommitted changes: kill says where.`,
+stays, and its worktree while it holds uncommitted work: kill says where.`,
   alias: `usage: anvillm alias <id|alias> <name>
 
 Names the session: letters, digits, _ and -, unique, not 8 hex digits.`,

@@ -130,8 +130,8 @@ export class SessionManager {
   }
 
   /**
-   * Ends a session; a worktree session's branch stays, and its worktree while it holds
-   * uncommitted changes. Resolves with what was kept, and where (worktree sessions only).
+   * Ends a session; a worktree session's branch stays, and its worktree while removing it would
+   * lose work. Resolves with what was kept, and where (worktree sessions only).
    */
   async kill(s: Session): Promise<string | undefined> {
     await s.kill();
