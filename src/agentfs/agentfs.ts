@@ -11,6 +11,7 @@ import type { SessionManager } from '../session/manager.js';
 import type { Session } from '../session/session.js';
 import type { SessionEvent } from '../session/types.js';
 import { lineField, quoteWords, tokenize } from './words.js';
+import { newOptions, worktreeFiles } from './worktree-files.js';
 
 /**
  * A control file: each line written is a command, run at once (its error fails the write);
@@ -115,6 +116,7 @@ function eventLine(e: SessionEvent): string {
   }
 }
 
+const NEW_USAGE = 'usage: new <backend> <cwd> [alias] [worktree[=<branch>]]';
 const SESSION_CTL_USAGE = 'usage: stop | kill | close | restart | save [path] | load <path> | alias <name>';
 
 function sessionDir(session: Session, manager: SessionManager): DirNode {
@@ -142,7 +144,7 @@ function sessionDir(session: Session, manager: SessionManager): DirNode {
           return void (await s.stop());
         case 'kill':
         case 'close':
-          return void (await s.kill());
+          return manager.kill(s); // a worktree session answers what it kept
         case 'restart':
           return void (await s.restart());
         case 'save':
@@ -200,6 +202,7 @@ function sessionDir(session: Session, manager: SessionManager): DirNode {
         s.context = trimNewlines(data.toString('utf8'));
       },
     }),
+    ...worktreeFiles(manager, s.id),
   ];
   return new StaticDir(s.id, files, 0o555);
 }
@@ -213,10 +216,11 @@ export function agentTree(manager: SessionManager): DirNode {
     return d;
   };
   const ctl = new CommandFile('ctl', async (words) => {
-    const [cmd, backend, cwd, alias, ...rest] = words;
-    if (cmd !== 'new') throw new Error(`unknown command "${cmd ?? ''}": usage: new <backend> <cwd> [alias]`);
-    if (!backend || !cwd || rest.length > 0) throw new Error('usage: new <backend> <cwd> [alias]');
-    const session = await manager.create(backend, cwd, alias);
+    const [cmd, backend, cwd, ...rest] = words;
+    if (cmd !== 'new') throw new Error(`unknown command "${cmd ?? ''}": ${NEW_USAGE}`);
+    const options = newOptions(rest);
+    if (!backend || !cwd || !options) throw new Error(NEW_USAGE);
+    const session = await manager.create(backend, cwd, options.alias, options.worktree);
     return session.id;
   });
   const listText = () =>

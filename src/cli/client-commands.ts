@@ -12,8 +12,9 @@ import { namespaceDir } from '../ninep/namespace.js';
 import { UsageError, type CommandIO } from './io.js';
 
 export const CLIENT_USAGE = `  ls [--json]                 the sessions
-  new <backend> <dir> [--alias a]
+  new <backend> <dir> [--alias a] [--worktree [branch]]
                               start a session; prints its id
+  diff <id>                   a worktree session's changes, as git diff text
   send <id> [text…] [--wait]  a prompt (stdin when no text); --wait prints the answer
   read <id> [file]            a file of the session (default: out)
   wait <id> [--state S] [--timeout s]
@@ -30,9 +31,16 @@ const HELP: Record<string, string> = {
 
 The sessions, newest first: id, backend, state, pid, alias, directory.
 --json prints them as a JSON array (pid and alias null when there are none).`,
-  new: `usage: anvillm new <backend> <dir> [--alias a]
+  new: `usage: anvillm new <backend> <dir> [--alias a] [--worktree [branch]]
 
-Starts a session of <backend> (see agent/backends) in <dir> and prints its id.`,
+Starts a session of <backend> (see agent/backends) in <dir> and prints its id.
+--worktree: in a new git worktree of <dir>'s repository, on a new branch (default
+anvillm/<alias or id>) from its current HEAD, under $XDG_DATA_HOME/anvillm/worktrees;
+the agent can write that worktree and commit to its branch, not your checkout.`,
+  diff: `usage: anvillm diff <id|alias>
+
+Prints what a worktree session changed since its branch point — its commits and its
+uncommitted work — as git diff text (agent/<id>/diff).`,
   send: `usage: anvillm send <id|alias> [text…] [--wait]
 
 Sends the words as one prompt, or stdin when there are none. A prompt sent while the agent
@@ -55,7 +63,8 @@ Interrupts what the agent is doing (its backend's stop keys, e.g. Escape) and dr
 prompts queued behind it; the session stays.`,
   kill: `usage: anvillm kill <id|alias>
 
-Ends the session and its agent; it stays listed as exited.`,
+Ends the session and its agent; it stays listed as exited. A worktree session's branch
+stays, and its worktree while it holds uncommitted work: kill says where.`,
   alias: `usage: anvillm alias <id|alias> <name>
 
 Names the session: letters, digits, _ and -, unique, not 8 hex digits.`,
@@ -86,7 +95,7 @@ async function withClient<T>(io: CommandIO, f: (c: Client) => Promise<T>): Promi
   }
 }
 
-const SESSION_FILES = 'in out transcript screen err ctl state pid cwd backend attach alias winid context';
+const SESSION_FILES = 'in out transcript screen err ctl state pid cwd backend attach alias winid context (worktree sessions: branch base diff)';
 
 function notFound(e: unknown): boolean {
   return e instanceof NinepError && /does not exist/.test(e.message);
@@ -125,6 +134,21 @@ function option(args: string[], name: string): string | undefined {
   if (v === undefined) throw new UsageError(`${name} needs a value`);
   args.splice(i, 2);
   return v;
+}
+
+/**
+ * Takes `--worktree [branch]` (or `--worktree=branch`) out of args: the words it adds to `new`.
+ * A word after it is the branch only when two others (backend, dir) remain.
+ */
+function worktreeOption(args: string[]): string[] | undefined {
+  const eq = args.findIndex((a) => a.startsWith('--worktree='));
+  if (eq >= 0) return [`worktree=${args.splice(eq, 1)[0]!.slice('--worktree='.length)}`];
+  const i = args.indexOf('--worktree');
+  if (i < 0) return undefined;
+  const next = args[i + 1];
+  const branch = next !== undefined && !next.startsWith('-') && args.length === 4 ? next : undefined;
+  args.splice(i, branch === undefined ? 1 : 2);
+  return [branch === undefined ? 'worktree' : `worktree=${branch}`];
 }
 
 function flag(args: string[], name: string): boolean {
@@ -172,10 +196,14 @@ const commands: Record<string, (args: string[], io: CommandIO) => Promise<number
   },
 
   async new(args, io) {
+    const usage = 'new <backend> <dir> [--alias a] [--worktree [branch]]';
     const alias = option(args, '--alias');
-    need(args, 2, 'new <backend> <dir> [--alias a]');
-    if (args.length > 2) throw new UsageError('usage: anvillm new <backend> <dir> [--alias a]');
-    const words = ['new', args[0]!, path.resolve(args[1]!), ...(alias ? [alias] : [])];
+    const worktree = worktreeOption(args);
+    need(args, 2, usage);
+    if (args.length > 2) throw new UsageError(`usage: anvillm ${usage}`);
+    // `new <backend> <dir> worktree` asks for a worktree; an alias of that name needs one too.
+    if (alias === 'worktree' && !worktree) throw new UsageError('--alias worktree names a worktree session only: add --worktree, or pick another name');
+    const words = ['new', args[0]!, path.resolve(args[1]!), ...(alias ? [alias] : []), ...(worktree ?? [])];
     const id = await withClient(io, async (c) => {
       const ctl = await c.open('ctl', ORDWR);
       try {
@@ -268,6 +296,22 @@ const commands: Record<string, (args: string[], io: CommandIO) => Promise<number
       }
     });
     if (answer) io.stdout(answer.replace(/\n$/, ''));
+    return 0;
+  },
+
+  async diff(args, io) {
+    need(args, 1, 'diff <id>');
+    if (args.length > 1) throw new UsageError('usage: anvillm diff <id>');
+    const text = await withClient(io, async (c) => {
+      const id = await sessionId(c, args[0]!);
+      try {
+        return (await c.readFile(`${id}/diff`)).toString();
+      } catch (e) {
+        if (notFound(e)) throw new Error(`session ${id} is not a worktree session: it has no diff (start one with new --worktree)`);
+        throw e;
+      }
+    });
+    process.stdout.write(text);
     return 0;
   },
 

@@ -6,14 +6,18 @@ import { probe, type Probe } from '../sandbox/providers.js';
 import type { Protection } from '../sandbox/guard.js';
 import type { Placeholder } from '../sandbox/protected.js';
 import { accessName, findOnPath } from '../sandbox/resolve.js';
+import { within } from '../sandbox/paths.js';
 import { SandboxRefused, wrap } from '../sandbox/sandbox.js';
+import { worktreeGrants } from '../worktree/grants.js';
+import { listRecords } from '../worktree/worktree.js';
 import { UsageError, type CommandIO } from './io.js';
 
 export const SANDBOX_USAGE = `usage: anvillm sandbox check [--cwd DIR] [--agent PROGRAM]
        anvillm sandbox show
 
 check   what a session would get: provider, Landlock ABI, each path and its access, the
-        environment, and the exact argv; exit 1 when a session would be refused
+        environment, and the exact argv; exit 1 when a session would be refused. In a
+        worktree session's worktree: what that session gets (its git data too)
 show    the policy file's path and a summary of it`;
 
 function quote(word: string): string {
@@ -54,7 +58,10 @@ async function check(args: string[], io: CommandIO): Promise<number> {
   out(`landrun:   ${providerLine(found.landrun)}${found.landrun.usable && !found.landrun.unixScoped ? ' — cannot control unix sockets' : ''}`);
   out(`kernel:    ${found.kernel} (Landlock ABI ${found.landlockAbi ?? 'none'}, estimated from the release)`);
   out(`network:   ${networkSummary(policy)}`);
-  const session = { cwd, stateDir: path.join(stateHome(env), 'anvillm', 'sessions', 'SESSION-ID'), agentPath, env };
+  const worktree = listRecords(env).find((r) => within(cwd, r.path));
+  const extra = worktree ? worktreeGrants(env, worktree) : undefined;
+  if (worktree) out(`worktree:  ${worktree.path} (branch ${worktree.branch}, from ${worktree.checkout})`);
+  const session = { cwd, stateDir: path.join(stateHome(env), 'anvillm', 'sessions', 'SESSION-ID'), agentPath, env, ...(extra ? { extra } : {}) };
   let wrapped;
   try {
     wrapped = wrap(policy, found, session, { agentArgs: [], inherited: [], dryRun: true });

@@ -21,6 +21,8 @@ export interface ProtectedPath {
   placeholder: Placeholder | null;
   /** Absent with nothing made for it: `sealed` (the sealed home directory stops it), or `open` (see `why`). */
   absent?: 'sealed' | 'open';
+  /** Writable grants inside it bound again after it (a worktree session's own git data); never for a mandatory path. */
+  reopened?: string[];
 }
 
 export interface Protection {

@@ -211,7 +211,13 @@ export function bwrapArgv(bwrapPath: string, granted: Resolved, launch: LaunchCo
     argv.push('--tmpfs', h);
     for (const g of granted.paths) if (g.exists && g.path !== h && within(g.path, h)) argv.push(g.write ? '--bind' : '--ro-bind', g.path, g.path);
   }
-  for (const p of granted.protection.paths) if (p.exists) argv.push('--ro-bind', p.path, p.path);
+  // Parents first, so a path inside another stays read-only; a worktree session's own git data
+  // inside its read-only checkout is bound again at once (`reopened`).
+  const readOnly = granted.protection.paths.filter((p) => p.exists).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  for (const p of readOnly) {
+    argv.push('--ro-bind', p.path, p.path);
+    for (const w of p.reopened ?? []) argv.push('--bind', w, w);
+  }
   // Everything not bound is read-only: a write outside the policy fails loudly instead of
   // landing in the sandbox's throw-away root.
   argv.push('--remount-ro', '/', '--chdir', launch.cwd);

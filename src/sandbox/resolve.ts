@@ -28,6 +28,22 @@ export interface SessionContext {
    * so a session never needs all of /tmp (where other sessions and users keep files).
    */
   tmpDir?: string;
+  /** Computed for this session beyond the policy (src/worktree: a worktree session's git data). */
+  extra?: SessionExtra;
+}
+
+/** A grant one session gets beyond the policy. */
+export interface ExtraGrant {
+  path: string;
+  access: Access;
+  /** Shown by `sandbox check`: why the session has it. */
+  origin: string;
+}
+
+export interface SessionExtra {
+  grants: ExtraGrant[];
+  /** Kept read-only wherever a writable grant would include them; grants inside them still apply. */
+  readOnly: string[];
 }
 
 export interface GrantedPath {
@@ -212,6 +228,7 @@ export function resolveSession(policy: Policy, ctx: SessionContext): Resolved {
   grant(ctx.stateDir, 'rw', 'the session state directory');
   grant(sessionTmpDir(ctx), 'rw', 'the session temporary directory');
   for (const [dir, why] of agentPackage(ctx.agentPath, ctx.env)) grant(dir, 'rox', why);
+  for (const g of ctx.extra?.grants ?? []) grant(g.path, g.access, g.origin);
 
   const env = selectEnv([...policy.env, ...(ctx.passEnv ?? [])], ctx.env);
   env['TMPDIR'] = sessionTmpDir(ctx);
@@ -222,5 +239,21 @@ export function resolveSession(policy: Policy, ctx: SessionContext): Resolved {
     origin: `${path.basename(policy.file)}:${u.line}`,
   }));
   const protection = guard({ grants: paths, hidden, cwd: path.resolve(ctx.cwd), private: [ctx.stateDir, sessionTmpDir(ctx)], env: ctx.env, unprotect });
+  keepExtraReadOnly(protection, paths, ctx.extra);
   return { paths, hidden, protection, env };
+}
+
+/**
+ * A worktree session's read-only paths (its checkout, the other worktrees, where git looks) join
+ * the protected ones where a writable grant reaches them; the session's own writable grants
+ * inside them (its git data) are bound again after them. Only these: a mandatory path is never
+ * reopened.
+ */
+function keepExtraReadOnly(protection: Protection, paths: GrantedPath[], extra: SessionExtra | undefined): void {
+  const writable = paths.filter((g) => g.write && g.exists);
+  for (const p of extra?.readOnly ?? []) {
+    if (!fs.existsSync(p) || !writable.some((g) => within(p, g.path)) || protection.paths.some((q) => q.path === p)) continue;
+    const reopened = (extra?.grants ?? []).filter((g) => g.access.startsWith('rw') && g.path !== p && within(g.path, p) && fs.existsSync(g.path)).map((g) => g.path);
+    protection.paths.push({ path: p, why: 'a worktree session: your checkout, the other worktrees, where git looks', exists: true, placeholder: null, reopened });
+  }
 }

@@ -73,11 +73,12 @@ export class Agent {
       });
   }
 
-  /** Starts a session; resolves with its id. */
-  async create(backend: string, cwd: string): Promise<string> {
+  /** Starts a session (in a new worktree when `worktree` is given: the branch, or '' for the default); resolves with its id. */
+  async create(backend: string, cwd: string, worktree?: string): Promise<string> {
     const ctl = await this.client.open('ctl', ORDWR);
+    const option = worktree === undefined ? [] : [worktree === '' ? 'worktree' : `worktree=${worktree}`];
     try {
-      await ctl.write(`${quoteWords(['new', backend, cwd])}\n`);
+      await ctl.write(`${quoteWords(['new', backend, cwd, ...option])}\n`);
       return (await ctl.read()).toString().trim();
     } finally {
       await ctl.close().catch(() => {});

@@ -9,9 +9,12 @@ import path from 'node:path';
 
 import { runeLength, type Win } from '../acme/acme.js';
 import type { Event } from '../acme/event.js';
+import { DiffWindow } from './diff-window.js';
 import { commandWords, isExecute, type Host } from './host.js';
 
 const TAG = 'Send Stop Save Load Alias Attach Get ';
+/** A worktree session's chat tag: Diff shows its changes. */
+const WORKTREE_TAG = 'Send Stop Save Load Alias Attach Diff Get ';
 const QUEUED = '(queued: sent when the agent is idle)';
 
 interface Pending {
@@ -47,7 +50,8 @@ export class ChatWindow {
     const chat = new ChatWindow(host, win, id, cwd);
     try {
       await win.name(chatName(cwd, id, row?.alias ?? ''));
-      await win.writeTag(TAG);
+      const worktree = (await host.agent.read(id, 'branch').catch(() => '')) !== '';
+      await win.writeTag(worktree ? WORKTREE_TAG : TAG);
       await chat.reload();
     } catch (e) {
       await win.del(true).catch(() => {}); // no half-made window left behind
@@ -64,6 +68,18 @@ export class ChatWindow {
 
   async rename(alias: string): Promise<void> {
     await this.win.name(chatName(this.cwd, this.id, alias));
+  }
+
+  private diffWin: Promise<DiffWindow> | null = null;
+
+  /** Diff: the session's changes in /AnviLLM/<id>/diff, read again when it is already open. */
+  private async showDiff(): Promise<void> {
+    if (this.diffWin) return (await this.diffWin).get();
+    this.diffWin = DiffWindow.open(this.host, this.id, () => (this.diffWin = null));
+    await this.diffWin.catch((e: unknown) => {
+      this.diffWin = null;
+      throw e;
+    });
   }
 
   /** Del was refused once because of an unsent draft: the next one goes through. */
@@ -136,6 +152,8 @@ export class ChatWindow {
         return void run(this.host.agent.ctl(this.id, ['alias', rest]));
       case 'Attach':
         return void run(this.host.attach(this.id));
+      case 'Diff':
+        return void run(this.showDiff());
       case 'Get':
         return void (await run(this.reload()));
       case 'Del': {

@@ -1,6 +1,7 @@
 /**
  * /AnviLLM/: the session table, kept current from agent/events (no polling), and the commands
- * of its tag: one per backend (`Claude <dir>`), then Open Kill Attach Alias Context Sandbox Get.
+ * of its tag: one per backend (`Claude <dir>`, `Claude -w <dir>` in a new worktree), then Open
+ * Kill Attach Alias Context Sandbox Get.
  * An update writes only what changed, then marks the window clean.
  */
 import fs from 'node:fs';
@@ -113,7 +114,11 @@ export class MainWindow {
   private async onSession(cmd: string, target: string): Promise<void> {
     const row = await this.host.resolve(target, cmd);
     if (cmd === 'Open') return this.host.openChat(row.id);
-    if (cmd === 'Kill') return void (await this.host.agent.ctl(row.id, ['kill']));
+    if (cmd === 'Kill') {
+      // A worktree session says what it kept (its branch; its worktree, while dirty) and where.
+      const kept = await this.host.agent.ctl(row.id, ['kill']);
+      return kept === '' ? undefined : this.host.error(`Kill: ${row.id}: ${kept}`);
+    }
     if (cmd === 'Attach') return this.host.attach(row.id);
     return this.host.openContext(row.id);
   }
@@ -124,16 +129,23 @@ export class MainWindow {
     await this.update(() => this.host.agent.list());
   }
 
-  private async create(backend: Backend, label: string, rest: string, loc: string): Promise<void> {
+  /**
+   * `Claude <dir>`; `Claude -w <dir>` in a new worktree of its repository on the default branch,
+   * `Claude -b <branch> <dir>` on that branch (git worktree add's own -b).
+   */
+  private async create(backend: Backend, label: string, args: string, loc: string): Promise<void> {
+    const flag = /^-(w|b\s+(\S+))(?:\s+|$)/.exec(args);
+    const worktree = flag ? (flag[2] ?? '') : undefined;
+    const rest = flag ? args.slice(flag[0].length) : args;
     if (rest === '') {
-      throw new Error(`${label}: give a directory: ${label} <dir> (type it after ${label} and sweep both with B2, or 2-1 chord ${label} onto a path)`);
+      throw new Error(`${label}: give a directory: ${label} <dir> (type it after ${label} and sweep both with B2, or 2-1 chord ${label} onto a path); ${label} -w <dir>: in a new git worktree`);
     }
     let dir = rest.replace(/^~(?=\/|$)/, this.host.env['HOME'] ?? os.homedir());
     // A chorded path from a file's window is relative to that file's directory, as in acme.
     const from = loc.includes(':#') ? path.dirname(loc.slice(0, loc.lastIndexOf(':#'))) : this.host.cwd;
     dir = path.resolve(from, dir);
     if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`${label}: ${dir} is not a directory`);
-    await this.host.agent.create(backend.name, dir);
+    await this.host.agent.create(backend.name, dir, worktree);
   }
 
   /** Runs a command without holding up the window's events; its error goes to +Errors. */
