@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { parseList } from '../agentfs/words.js';
+import { parseList } from '../protocol/protocol.js';
 import { Client } from '../ninep/client.js';
 import { namespaceDir } from '../ninep/namespace.js';
 import { stateHome } from '../sandbox/policy.js';
