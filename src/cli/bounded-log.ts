@@ -30,7 +30,8 @@ export function boundedLog(write: (line: string) => void, options: BoundedLogOpt
     if (!w) return;
     if (w.timer) clearTimeout(w.timer);
     windows.delete(kind);
-    if (w.dropped > 0) write(`${kind}: ${w.dropped} more like this in ${Math.round(windowMs / 1000)} s, not logged`);
+    const span = windowMs >= 1000 ? `${Math.round(windowMs / 1000)} s` : `${windowMs} ms`;
+    if (w.dropped > 0) write(`${kind}: ${w.dropped} more like this in ${span}, not logged`);
   };
   return (line) => {
     const colon = line.indexOf(': ');
