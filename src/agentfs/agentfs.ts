@@ -6,7 +6,7 @@
 import { ComputedDir, SnapshotFile, StaticDir, StreamFile } from '../ninep/files.js';
 import type { DirNode, FileNode, Node, NodeStat, OpenFile, StatChange } from '../ninep/tree.js';
 import { newQidPath } from '../ninep/tree.js';
-import { NEW_USAGE, SESSION_CTL_USAGE, backendLine, eventLine, explain, isRootName, listLine, unknownCommand } from '../protocol/protocol.js';
+import { NEW_USAGE, SESSION_CTL_USAGE, SESSION_FILES, backendLine, eventLine, explain, isRootName, listLine, unknownCommand } from '../protocol/protocol.js';
 import { quoteWords, tokenize } from '../protocol/words.js';
 import type { SessionManager } from '../session/manager.js';
 import type { Session } from '../session/session.js';
@@ -183,6 +183,7 @@ function sessionDir(session: Session, manager: SessionManager): DirNode {
       },
     }),
   ];
+  if (files.some((f, i) => f.stat().name !== SESSION_FILES[i]) || files.length !== SESSION_FILES.length) throw new Error('SESSION_FILES out of date');
   return new StaticDir(s.id, files, 0o555);
 }
 

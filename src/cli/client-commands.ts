@@ -58,7 +58,7 @@ prompts queued behind it; the session stays.`,
 Ends the session and its agent; it stays listed as exited.`,
   alias: `usage: anvillm alias <id|alias> <name>
 
-Names the session: letters, digits, _ and -, unique, not 8 hex digits.`,
+Names the session: letters, digits, _ and -, at most 64, unique, not 8 hex digits.`,
   attach: `usage: anvillm attach <id|alias>
 
 Attaches this terminal to the session's tmux window, to answer what the agent asks at its

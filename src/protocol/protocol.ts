@@ -163,10 +163,10 @@ export function parseBackends(text: string): BackendLine[] {
 
 // ---- events ----
 
-/** An event as agent/events carries it (the session layer's SessionEvent is one). */
-export type AgentEvent =
+/** An event as agent/events carries it; the session layer's SessionEvent is this with its State. */
+export type AgentEvent<S extends string = string> =
   | { id: string; kind: 'new'; backend: string; cwd: string }
-  | { id: string; kind: 'state'; from: string; to: string }
+  | { id: string; kind: 'state'; from: S; to: S }
   | { id: string; kind: 'alias'; alias: string }
   | { id: string; kind: 'out' }
   | { id: string; kind: 'exit'; status: number | null }
