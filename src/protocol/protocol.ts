@@ -194,26 +194,25 @@ export function eventLine(e: AgentEvent): string {
   return `${e.id} ${eventText(e)}\n`;
 }
 
+type Parsers = { [K in AgentEvent['kind']]: (w: string[], rest: (n: number) => string) => Omit<Extract<AgentEvent, { kind: K }>, 'id' | 'kind'> };
+
+/** One parser per kind (a kind added to AgentEvent without one does not compile). */
+const PARSERS: Parsers = {
+  new: (w, rest) => ({ backend: w[2] ?? '', cwd: rest(3) }),
+  state: (w) => ({ from: w[2] ?? '', to: w[3] ?? '' }),
+  alias: (w) => ({ alias: w[2] ?? '' }),
+  out: () => ({}),
+  exit: (w) => ({ status: w[2] === '-' || w[2] === undefined ? null : Number(w[2]) }),
+  error: (_w, rest) => ({ text: rest(2) }),
+};
+
 /** An event line (without its newline), or null for a line this client does not know. */
 export function parseEvent(line: string): AgentEvent | null {
-  const [id = '', kind, a = '', b = ''] = line.split(' ');
-  const rest = (n: number) => unLineField(line.split(' ').slice(n).join(' '));
-  switch (kind) {
-    case 'new':
-      return { id, kind, backend: a, cwd: rest(3) };
-    case 'state':
-      return { id, kind, from: a, to: b };
-    case 'alias':
-      return { id, kind, alias: a };
-    case 'out':
-      return { id, kind };
-    case 'exit':
-      return { id, kind, status: a === '-' || a === '' ? null : Number(a) };
-    case 'error':
-      return { id, kind, text: rest(2) };
-    default:
-      return null;
-  }
+  const w = line.split(' ');
+  const [id = '', kind = ''] = w;
+  if (!Object.hasOwn(PARSERS, kind)) return null;
+  const fields = PARSERS[kind as AgentEvent['kind']](w, (n) => unLineField(w.slice(n).join(' ')));
+  return { id, kind, ...fields } as AgentEvent;
 }
 
 function lines(text: string): string[] {
