@@ -69,7 +69,8 @@ class CommandFile implements FileNode {
         // A write with no newline is one whole command (`9p rdwr` sends lines without theirs),
         // unless it stops inside quotes: then the rest is coming.
         await runComplete(commandEnd(partial) < 0 && !insideQuotes(partial)).catch((e: unknown) => {
-          unread = Buffer.from(`${explain(e).detail}\n`);
+          const { rerror, detail } = explain(e);
+          if (detail !== rerror) unread = Buffer.from(`${detail}\n`);
           throw e;
         });
       },
@@ -239,5 +240,5 @@ export function agentTree(manager: SessionManager, options: AgentTreeOptions = {
     },
     children: () => [...fixed.values(), ...manager.list().map((i) => dirOf(manager.get(i.id)!))],
   });
-  return fitted(root, options.log ?? (() => {}), 'agent') as DirNode;
+  return fitted(root, options.log ?? (() => {}), 'agent');
 }

@@ -43,6 +43,8 @@ function openFile(file: OpenFile, log: Log, what: string): OpenFile {
 }
 
 /** `node`, and everything walked or opened from it, with errors that fit. `at` names it in the log. */
+export function fitted(node: DirNode, log: Log, at: string): DirNode;
+export function fitted(node: Node, log: Log, at: string): Node;
 export function fitted(node: Node, log: Log, at: string): Node {
   const base = {
     qidPath: node.qidPath,
