@@ -50,7 +50,7 @@ export class EventStream {
 }
 
 export class AgentClient {
-  constructor(readonly ninep: Client) {}
+  private constructor(private readonly ninep: Client) {}
 
   /** Dials `address` (default: `agent` in the name space). */
   static async dial(env: NodeJS.ProcessEnv, address = 'agent'): Promise<AgentClient> {
