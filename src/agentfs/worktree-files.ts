@@ -5,13 +5,14 @@
  */
 import { SnapshotFile } from '../ninep/files.js';
 import type { Node } from '../ninep/tree.js';
+import type { WorktreeFile } from '../protocol/protocol.js';
 import type { SessionManager } from '../session/manager.js';
 import { diffText } from '../worktree/worktree.js';
 
 export function worktreeFiles(manager: SessionManager, id: string): Node[] {
   const wt = manager.worktree(id);
   if (!wt) return [];
-  const fixed = (name: string, text: string) => new SnapshotFile({ name, perm: 0o444, read: () => text, length: () => Buffer.byteLength(text) });
+  const fixed = (name: WorktreeFile, text: string) => new SnapshotFile({ name, perm: 0o444, read: () => text, length: () => Buffer.byteLength(text) });
   return [
     fixed('branch', `${wt.branch}\n`),
     fixed('base', `${wt.base}\n`),
@@ -20,18 +21,3 @@ export function worktreeFiles(manager: SessionManager, id: string): Node[] {
   ];
 }
 
-/**
- * The words after `new <backend> <cwd>`: `[alias] [worktree[=<branch>]]`. The last word is the
- * worktree option when it is `worktree` or starts `worktree=` (an alias cannot hold `=`), so an
- * alias named worktree is given as `new <backend> <cwd> worktree worktree`.
- */
-export function newOptions(words: string[]): { alias?: string; worktree?: { branch?: string } } | null {
-  const last = words.at(-1);
-  const m = last === undefined ? null : /^worktree(?:=(.*))?$/s.exec(last);
-  const rest = m ? words.slice(0, -1) : words;
-  if (rest.length > 1 || m?.[1] === '') return null;
-  return {
-    ...(rest[0] !== undefined ? { alias: rest[0] } : {}),
-    ...(m ? { worktree: m[1] !== undefined ? { branch: m[1] } : {} } : {}),
-  };
-}

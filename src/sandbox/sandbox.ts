@@ -14,6 +14,13 @@ import { findOnPath, resolveSession, sessionTmpDir, type Resolved, type SessionC
 
 export class SandboxRefused extends Error {
   override name = 'SandboxRefused';
+  constructor(
+    message: string,
+    /** What to do, in a few words (a 9P error has room for little more). */
+    readonly fix: string,
+  ) {
+    super(message);
+  }
 }
 
 export interface Wrapped {
@@ -45,7 +52,7 @@ const UNIX_ESCAPE =
   'landrun on this kernel (Landlock below ABI 9) cannot stop the agent connecting to unix sockets by path: ' +
   "it could drive the tmux server, which runs outside the sandbox, or other sessions through $NAMESPACE/agent";
 
-function refusal(policy: Policy, reasons: string[], fix: string): SandboxRefused {
+function refusal(policy: Policy, reasons: string[], fix: string, shortFix: string): SandboxRefused {
   return new SandboxRefused(
     [
       `sandbox: no provider can enforce ${policy.file}, so the agent was not started:`,
@@ -53,6 +60,7 @@ function refusal(policy: Policy, reasons: string[], fix: string): SandboxRefused
       `Fix: ${fix}`,
       `Or set general.best_effort: true in ${policy.file} to start anyway with a warning; the agent may then run with NO sandbox, able to read and change all your files.`,
     ].join('\n'),
+    shortFix,
   );
 }
 
@@ -76,10 +84,10 @@ export function chooseProvider(policy: Policy, probe: Probe): Choice {
   }
   const relevant = reasons.filter((r) => allowed.some((a) => r.startsWith(a === 'bwrap' ? 'bubblewrap' : 'landrun')));
   if (!policy.bestEffort) {
-    let fix = `install bubblewrap: ${INSTALL.bwrap}`;
-    if (wantsPorts) fix = 'install landrun (>= 0.1.18, on a kernel with Landlock ABI 9), or set network.unrestricted: true';
-    else if (policy.provider !== 'auto' && (probe.bwrap.usable || landrunOk)) fix = `set general.provider: auto in ${policy.file}`;
-    throw refusal(policy, relevant, fix);
+    let [fix, shortFix] = [`install bubblewrap: ${INSTALL.bwrap}`, 'install bubblewrap'];
+    if (wantsPorts) [fix, shortFix] = ['install landrun (>= 0.1.18, on a kernel with Landlock ABI 9), or set network.unrestricted: true', 'install landrun >= 0.1.18 or set network.unrestricted'];
+    else if (policy.provider !== 'auto' && (probe.bwrap.usable || landrunOk)) [fix, shortFix] = [`set general.provider: auto in ${policy.file}`, 'set general.provider: auto'];
+    throw refusal(policy, relevant, fix, shortFix);
   }
   // Best effort: the strongest thing available, and say what it does not enforce.
   for (const name of allowed) {
@@ -114,7 +122,10 @@ export function wrap(
   const writable = resolved.paths.find((g) => g.write && g.exists && providerPath && within(providerPath, g.path));
   if (writable) {
     // An agent could replace the sandbox program for the next session.
-    throw new SandboxRefused(`sandbox: ${providerPath} lies in ${writable.path}, which the agent may write: install it where no policy grants write access`);
+    throw new SandboxRefused(
+      `sandbox: ${providerPath} lies in ${writable.path}, which the agent may write: install it where no policy grants write access`,
+      `move ${providerPath} out of the writable ${writable.path}`,
+    );
   }
   const ctx: LaunchContext = { ...launch, cwd: session.cwd, agentPath: session.agentPath };
   let argv: string[];
@@ -129,12 +140,14 @@ export function wrap(
     case 'landrun': {
       // Landlock only adds rights: it cannot take back part of a grant.
       const kept = resolved.protection.paths.find((p) => p.exists || p.placeholder) ?? resolved.protection.sealed.map((p) => ({ path: p }))[0];
-      if (kept && !policy.bestEffort) throw new SandboxRefused(landrunCannotProtect(kept.path, session));
+      if (kept && !policy.bestEffort) throw new SandboxRefused(landrunCannotProtect(kept.path, session), 'install bubblewrap');
       if (kept) choice.warnings.push(`best_effort: landrun cannot keep protected paths read-only (e.g. ${kept.path}): the agent can plant what runs outside the sandbox`);
       const problems = [
         ...resolved.hidden.map((p) => `landrun cannot hide ${p} inside a grant: the agent could reach the sockets there, which act outside the sandbox`),
       ];
-      if (problems.length > 0 && !policy.bestEffort) throw refusal(policy, problems, `narrow the grants that cover them, or install bubblewrap: ${INSTALL.bwrap}`);
+      if (problems.length > 0 && !policy.bestEffort) {
+        throw refusal(policy, problems, `narrow the grants that cover them, or install bubblewrap: ${INSTALL.bwrap}`, 'install bubblewrap or narrow the grants');
+      }
       choice.warnings.push(...problems.map((p) => `best_effort: ${p}`));
       argv = landrunArgv(probe.landrun.path!, policy, resolved, ctx, choice.landrunBestEffort === true || policy.bestEffort);
       break;

@@ -12,7 +12,8 @@ import { DRIVERS } from '../backends/drivers.js';
 import { configHome, loadPolicy, stateHome } from '../sandbox/policy.js';
 import { probe } from '../sandbox/providers.js';
 import { findOnPath } from '../sandbox/resolve.js';
-import { wrap } from '../sandbox/sandbox.js';
+import { SandboxRefused, wrap } from '../sandbox/sandbox.js';
+import { ExplainedError, aliasTakenError } from '../protocol/protocol.js';
 import { Tmux } from '../tmux/tmux.js';
 import { worktreeGrants } from '../worktree/grants.js';
 import { createWorktree, discardWorktree, releaseWorktree, type WorktreeRecord } from '../worktree/worktree.js';
@@ -62,7 +63,7 @@ export class SessionManager {
       tmux: this.tmux,
       emit: (e) => this.emit(e),
       persist: () => this.persist(),
-      aliasTaken: (alias, by) => this.reserved.has(alias) || [...this.sessions.values()].some((s) => s !== by && s.alias === alias),
+      aliasTaken: (alias, by) => this.aliasTaken(alias, by),
       respawn: (s) => this.respawn(s),
       transcriptsDir: path.join(configHome(this.env), 'anvillm', 'transcripts'),
       sessionDir: (id) => this.sessionDir(id),
@@ -119,6 +120,15 @@ export class SessionManager {
     return [...this.sessions.values()].find((s) => s.alias === idOrAlias);
   }
 
+  /** Why `by` (or a new session) cannot take `alias`, or null when it can. */
+  aliasRefusal(alias: string, by?: Session): string | null {
+    return aliasProblem(alias) ?? (this.aliasTaken(alias, by) ? aliasTakenError(alias) : null);
+  }
+
+  private aliasTaken(alias: string, by?: Session): boolean {
+    return this.reserved.has(alias) || [...this.sessions.values()].some((s) => s !== by && s.alias === alias);
+  }
+
   /** Newest first. */
   list(): SessionInfo[] {
     return [...this.sessions.values()].map((s) => s.info()).sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
@@ -149,11 +159,8 @@ export class SessionManager {
     const def = defs.find((d) => d.name === backendName);
     if (!def) throw new Error(`no backend "${backendName}"; have: ${defs.map((d) => d.name).join(' ')}`);
     const dir = this.realDirectory(cwd);
-    if (alias !== undefined) {
-      const problem = aliasProblem(alias);
-      if (problem) throw new Error(problem);
-      if (this.get(alias) || this.reserved.has(alias)) throw new Error(`alias "${alias}" already exists: pick another`);
-    }
+    const problem = alias === undefined ? null : this.aliasRefusal(alias);
+    if (problem) throw new Error(problem);
     const agentPath = findOnPath(def.command[0]!, this.env);
     if (!agentPath) throw new Error(`${def.command[0]} is not installed: ${def.install}`);
     const id = newId((x) => this.sessions.has(x) || this.reserved.has(x));
@@ -217,12 +224,12 @@ export class SessionManager {
     const inherited = await this.tmux.inheritedEnv(tmuxSession);
     const extra = driver?.launch() ?? { args: [], env: {} };
     const env = { ...def.env, ...extra.env };
-    const wrapped = wrap(
+    const wrapped = await explainRefusal(def.name, async () => wrap(
       loadPolicy(this.env),
       await probe(this.env),
       { cwd, stateDir, agentPath, env: { ...this.env, ...env }, passEnv: [...def.passEnv, ...Object.keys(env)], ...(worktree ? { extra: worktreeGrants(this.env, worktree) } : {}) },
       { agentArgs: [...def.command.slice(1), ...extra.args], inherited },
-    );
+    ));
     if (wrapped.warnings.length > 0) for (const w of wrapped.warnings) process.stderr.write(`anvillm: sandbox: ${w}\n`);
     // tmux runs a one-word argv through sh -c: never give it one.
     const argv = wrapped.argv.length >= 2 ? wrapped.argv : [findOnPath('env', this.env) ?? '/usr/bin/env', ...wrapped.argv];
@@ -293,5 +300,15 @@ export class SessionManager {
   /** Ends every agent (daemon stop --kill-sessions). */
   async killAll(): Promise<void> {
     await Promise.all(this.live().map((s) => this.kill(s)));
+  }
+}
+
+/** A refused sandbox as a Rerror says it (the refusal's whole text stays in the detail). */
+async function explainRefusal<T>(backend: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (!(e instanceof SandboxRefused)) throw e;
+    throw new ExplainedError(`no sandbox for ${backend}: ${e.fix}; see anvillm sandbox check`, e.message);
   }
 }

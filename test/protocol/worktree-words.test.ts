@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { newOptions } from '../../src/agentfs/worktree-files.js';
+import { newOptions, newWords, type NewOptions } from '../../src/protocol/protocol.js';
 
 describe('new <backend> <cwd> [alias] [worktree[=<branch>]]', () => {
   it('reads an alias, a worktree on the default branch or a named one, or both', () => {
@@ -19,5 +19,10 @@ describe('new <backend> <cwd> [alias] [worktree[=<branch>]]', () => {
     assert.equal(newOptions(['a', 'b', 'worktree']), null);
     assert.equal(newOptions(['worktree=']), null);
     assert.equal(newOptions(['worktree', 'fixer']), null, 'the option comes last');
+  });
+
+  it('reads back what the client writes', () => {
+    const cases: NewOptions[] = [{}, { alias: 'fixer' }, { worktree: {} }, { worktree: { branch: 'feature/x' } }, { alias: 'worktree', worktree: { branch: 'b' } }];
+    for (const o of cases) assert.deepEqual(newOptions(newWords(o)), o);
   });
 });
