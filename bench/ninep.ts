@@ -178,6 +178,10 @@ export function runRounds(
   });
 }
 
+export async function connectAll(socketPath: string, n: number, msize = MSIZE): Promise<RawConn[]> {
+  return Promise.all(Array.from({ length: n }, () => RawConn.connect(socketPath, msize)));
+}
+
 const SMALL_LEN = Buffer.byteLength(SMALL_CONTENTS);
 
 /** walk+open+read+clunk of the small file: the messages are encoded once. */
