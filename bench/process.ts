@@ -146,8 +146,11 @@ export interface Placement {
   canShare: boolean;
 }
 
+/** Read once, before any pinning of ours narrows what /proc/self/status says. */
+const ALLOWED_CPUS = allowedCpus();
+
 export function placement(serverPids: number[], wanted: boolean): Placement {
-  const cpus = allowedCpus();
+  const cpus = ALLOWED_CPUS;
   const none: Placement = { separate() {}, shared() {}, describe: 'processes placed by the OS scheduler', canShare: false };
   if (!wanted || !cpus || cpus.length < 2) return none;
   const [a, b] = [cpus[0]!, cpus[1]!];

@@ -69,7 +69,7 @@ export class Connection {
   private closed = false;
   private paused = false;
   /** Encoded replies not yet written: those of one batch of requests, or of one turn of the loop. */
-  private out: Buffer[] = [];
+  private readonly out: Buffer[] = [];
   private batching = false;
   private flushing: NodeJS.Immediate | null = null;
 
@@ -193,7 +193,7 @@ export class Connection {
   private version(tag: number, msize: number, version: string): RMessage {
     // version(5): a new Tversion aborts all outstanding I/O and frees every fid.
     this.epoch++;
-    this.out = []; // answers not yet written belong to the older epoch: never sent, as if aborted
+    this.out.length = 0; // answers not yet written belong to the older epoch: never sent, as if aborted
     this.abortAll();
     this.dropFids();
     if (msize < MIN_MSIZE) {
@@ -264,8 +264,9 @@ export class Connection {
     this.flushing = null;
     const out = this.out;
     if (out.length === 0 || this.closed) return;
-    this.out = [];
-    if (!this.stream.write(out.length === 1 ? out[0]! : Buffer.concat(out)) && !this.paused) {
+    const bytes = out.length === 1 ? out[0]! : Buffer.concat(out);
+    out.length = 0;
+    if (!this.stream.write(bytes) && !this.paused) {
       // The client is not reading its replies: stop reading its requests until it does.
       this.paused = true;
       this.stream.pause();
