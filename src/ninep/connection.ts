@@ -120,6 +120,7 @@ export class Connection {
   }
 
   private protocolError(why: string): void {
+    this.flush(); // the answers to the requests before it
     this.server.log(`9p: closing connection: ${why}`);
     this.close();
   }

@@ -1,7 +1,8 @@
 /**
  * A fid: what a client's number stands for on one connection — a path from the root, and, once
- * opened, the open file. Its close waits for the requests still running on the open file, as
- * lib9p's reference-counted fids do, so a clunk never closes a file under a write.
+ * opened, the open file. Its close aborts the reads that wait and waits for the other requests
+ * still running on the open file, as lib9p's reference-counted fids do: a clunk never closes a
+ * file under a write.
  */
 import { ORCLOSE } from './constants.js';
 import { Errors } from './errors.js';
@@ -27,7 +28,7 @@ export class Fid {
   open: OpenState | null = null;
   /** Reads that may wait: aborted when the fid goes away. Made on first use (most fids never wait). */
   private waiting: Set<AbortController> | null = null;
-  /** Requests on the open file that have not answered yet. */
+  /** Requests on the open file that have not answered yet (but reads that may wait: they are aborted). */
   private running: Set<Promise<unknown>> | null = null;
 
   /** From the root to the node this fid stands for: `..` walks back along it. */

@@ -192,11 +192,12 @@ function read(c: Connection, m: Tread, p: Request): Answer {
   const file = open.file!;
   if (!file.read) return data(new Uint8Array(0));
   if (file.readsNeverWait) return andThen(fid.track(file.read(offset, count, NEVER_ABORTED)), data);
-  // A read that may wait is cancelled by a flush of it, or by the fid going away.
+  // A read that may wait is cancelled by a flush of it, or by the fid going away; a clunk does
+  // not wait for it (a file may still answer it after its close, as acme's event file does).
   const controller = fid.abortable();
   p.controller = controller;
   return andThen(
-    fid.track(andFinally(() => file.read!(offset, count, controller.signal), () => fid.settled(controller))),
+    andFinally(() => file.read!(offset, count, controller.signal), () => fid.settled(controller)),
     data,
   );
 }
