@@ -94,8 +94,9 @@ function walkOn(c: Connection, m: Twalk, p: Request, fid: Fid, path: Node[], qid
 function walked(c: Connection, m: Twalk, p: Request, fid: Fid, path: Node[], qids: Qid[]): RMessage | null {
   if (!c.alive(p)) return null;
   if (qids.length === 0 && m.wnames.length > 0) throw new Error(Errors.notFound(m.wnames[0]!));
+  // A walk from a fid clunked while it ran still makes its newfid: in arrival order (lib9p's)
+  // the walk came first.
   if (qids.length === m.wnames.length) {
-    if (c.fids.get(m.fid) !== fid) throw new Error(Errors.unknownFid(m.fid));
     if (m.newfid === m.fid) {
       fid.path = path;
     } else {

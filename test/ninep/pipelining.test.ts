@@ -126,6 +126,18 @@ describe('pipelined requests', () => {
     await pipelined(w, [{ type: 'Tclunk', tag: 6, fid: 4 }]);
   });
 
+  it('a walk from a fid clunked right after it still makes its newfid', async () => {
+    const replies = await pipelined(w, [
+      { type: 'Twalk', tag: 1, fid: 0, newfid: 8, wnames: [] },
+      { type: 'Twalk', tag: 2, fid: 8, newfid: 9, wnames: ['slow', 'hello'] },
+      { type: 'Tclunk', tag: 3, fid: 8 },
+      { type: 'Topen', tag: 4, fid: 9, mode: OREAD },
+      { type: 'Tclunk', tag: 5, fid: 9 },
+    ]);
+    const byTag = new Map(replies.map((r) => [r.tag, brief(r)]));
+    assert.deepEqual([1, 2, 3, 4, 5].map((t) => byTag.get(t)), ['1 Rwalk', '2 Rwalk', '3 Rclunk', '4 Ropen', '5 Rclunk']);
+  });
+
   it('requests on other fids do not wait behind a slow walk', async () => {
     const replies = await pipelined(w, [
       { type: 'Twalk', tag: 1, fid: 0, newfid: 5, wnames: ['slow', 'hello'] },
