@@ -10,7 +10,7 @@ import net from 'node:net';
 import { IOHDRSZ, VERSION_9P2000 } from '../src/ninep/constants.js';
 import type { Qid, RMessage } from '../src/ninep/messages.js';
 import { encode } from '../src/ninep/serializer.js';
-import { MSIZE, SMALL_CONTENTS } from './ninep.js';
+import { MSIZE, SMALL_CONTENTS, stopWhenTold } from './ninep.js';
 
 const qid: Qid = { type: 0, version: 0, path: 1n };
 const replies: RMessage[] = [
@@ -52,8 +52,4 @@ const stop = () => {
   fs.rmSync(socketPath, { force: true });
   process.exit(0);
 };
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
-process.stdin.on('end', stop);
-process.stdin.on('error', stop);
-process.stdin.resume();
+stopWhenTold(stop);
