@@ -4,97 +4,14 @@
  * split, and every error is the text a user (or 9pfuse's errno mapping) needs.
  */
 import { ComputedDir, SnapshotFile, StaticDir, StreamFile } from '../ninep/files.js';
-import type { DirNode, FileNode, Node, NodeStat, OpenFile, StatChange } from '../ninep/tree.js';
-import { newQidPath } from '../ninep/tree.js';
-import { NEW_USAGE, SESSION_CTL_USAGE, SESSION_FILES, WORKTREE_FILES, backendLine, eventLine, explain, isRootName, listLine, newOptions, unknownCommand } from '../protocol/protocol.js';
-import { quoteWords, tokenize } from '../protocol/words.js';
+import type { DirNode, Node } from '../ninep/tree.js';
+import { NEW_USAGE, SESSION_CTL_USAGE, SESSION_FILES, WORKTREE_FILES, backendLine, eventLine, isRootName, listLine, newOptions, unknownCommand } from '../protocol/protocol.js';
+import { quoteWords } from '../protocol/words.js';
 import type { SessionManager } from '../session/manager.js';
 import type { Session } from '../session/session.js';
+import { CommandFile } from './command-file.js';
 import { fitted, type Log } from './fitted.js';
 import { worktreeFiles } from './worktree-files.js';
-
-/**
- * A control file: each line written is a command, run at once (its error fails the write);
- * what the commands answer can be read back on the same open (`new` answers the new id), and so
- * can a refused command's whole explanation, of which the Rerror holds the first 127 bytes.
- */
-class CommandFile implements FileNode {
-  readonly isDir = false;
-  readonly qidPath = newQidPath();
-
-  constructor(
-    private readonly name: string,
-    private readonly run: (words: string[]) => Promise<string | void>,
-  ) {}
-
-  stat(): NodeStat {
-    return { name: this.name, mode: 0o666, length: 0 };
-  }
-
-  /** `echo cmd > ctl` through 9pfuse truncates first: a control file has nothing to truncate. */
-  wstat(change: StatChange): void {
-    if ((change.length !== undefined && change.length !== 0) || change.name !== undefined || change.mode !== undefined) {
-      throw new Error(`permission denied: ${this.name} only takes commands`);
-    }
-  }
-
-  open(): OpenFile {
-    // Offsets are ignored both ways: `9p rdwr` writes at the offset it has read to, and a reader
-    // gets the answers not yet read, then end of file.
-    let unread = Buffer.alloc(0);
-    // A command ends at a newline outside quotes (a quoted word may hold one), and may come in
-    // several writes: the unfinished rest waits for the next write, or for the clunk.
-    let partial = '';
-    const runComplete = async (final: boolean) => {
-      for (;;) {
-        const end = commandEnd(partial);
-        if (end < 0 && !final) return;
-        const command = end < 0 ? partial : partial.slice(0, end);
-        partial = end < 0 ? '' : partial.slice(end + 1);
-        if (command.trim() !== '') {
-          const answer = await this.run(tokenize(command));
-          if (answer) unread = Buffer.concat([unread, Buffer.from(`${answer}\n`)]);
-        }
-        if (end < 0) return;
-      }
-    };
-    return {
-      readsNeverWait: true,
-      read: (_offset, count) => {
-        const out = unread.subarray(0, count);
-        unread = unread.subarray(out.length);
-        return out;
-      },
-      write: async (data) => {
-        partial += data.toString('utf8');
-        // A write with no newline is one whole command (`9p rdwr` sends lines without theirs),
-        // unless it stops inside quotes: then the rest is coming.
-        await runComplete(commandEnd(partial) < 0 && !insideQuotes(partial)).catch((e: unknown) => {
-          const { rerror, detail } = explain(e);
-          if (detail !== rerror) unread = Buffer.from(`${detail}\n`);
-          throw e;
-        });
-      },
-      close: async (reason) => {
-        if (reason === 'clunk' && partial.trim() !== '') await runComplete(true).catch(() => {});
-      },
-    };
-  }
-}
-
-/** Where the first command of `text` ends: its first newline outside single quotes, or -1. */
-function commandEnd(text: string): number {
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    if (text[i] === "'") quoted = !quoted;
-    else if (text[i] === '\n' && !quoted) return i;
-  }
-  return -1;
-}
-
-function insideQuotes(text: string): boolean {
-  return (text.split("'").length - 1) % 2 === 1;
-}
 
 function trimNewlines(text: string): string {
   return text.replace(/\n+$/, '');
@@ -104,6 +21,9 @@ function value(name: string, read: () => string, perm = 0o444): SnapshotFile {
   return new SnapshotFile({ name, perm, read, length: () => Buffer.byteLength(read()) });
 }
 
+/** Bytes of a prompt checked as it is written: enough for any slash command and its words. */
+const PROMPT_HEAD = 4096;
+
 function sessionDir(session: Session, manager: SessionManager): DirNode {
   const s = session;
   const line = (v: string | number | null) => (v === null || v === '' ? '' : `${v}\n`);
@@ -112,7 +32,10 @@ function sessionDir(session: Session, manager: SessionManager): DirNode {
       name: 'in',
       perm: 0o222,
       allow: () => s.checkPrompt(''),
-      check: (data, written) => s.checkPrompt(Buffer.concat([written, data]).toString('utf8')),
+      // Its head is what the checks look at (a slash command): later writes are not rescanned.
+      check: (data, written) => {
+        if (written.length < PROMPT_HEAD) s.checkPrompt(Buffer.concat([written, data]).subarray(0, PROMPT_HEAD).toString('utf8'));
+      },
       commit: (data) => {
         const text = trimNewlines(data.toString('utf8'));
         if (text.trim() !== '') s.prompt(text);
@@ -153,6 +76,7 @@ function sessionDir(session: Session, manager: SessionManager): DirNode {
     new SnapshotFile({
       name: 'alias',
       perm: 0o666,
+      maxBytes: 1024,
       read: () => line(s.alias),
       length: () => Buffer.byteLength(line(s.alias)),
       check: (data, written) => {
@@ -164,6 +88,7 @@ function sessionDir(session: Session, manager: SessionManager): DirNode {
     new SnapshotFile({
       name: 'winid',
       perm: 0o666,
+      maxBytes: 64,
       read: () => line(s.winid),
       length: () => Buffer.byteLength(line(s.winid)),
       check: (data, written) => {

@@ -36,7 +36,6 @@ export const Errors = {
   badName: (name: string) => `illegal file name '${shown(name)}'`,
   nameTooLong: (max: number) => `file name too long: at most ${max} bytes`,
   replyTooLarge: (type: string, size: number, msize: number) => `${type} of ${size} bytes is too long for msize ${msize}`,
-  walkedWhileOpening: 'illegal open: the fid was walked elsewhere while it was being opened',
   dirOffset: 'illegal offset in a read of a dir: read on from the end of the last read, or from 0',
   dirCountTooSmall: (count: number) => `read count ${count} too small for one dir entry: illegal argument`,
   offsetTooLarge: 'illegal offset: beyond 2^53',
