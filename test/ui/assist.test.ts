@@ -30,7 +30,8 @@ describe('Assist', { skip }, () => {
     const tmp = fs.mkdtempSync('/tmp/anvillm-term-');
     argvFile = path.join(tmp, 'argv.json');
     recorder = path.join(tmp, 'term.mjs');
-    fs.writeFileSync(recorder, `import fs from 'node:fs';\nfs.writeFileSync(${JSON.stringify(argvFile)}, JSON.stringify(process.argv.slice(2)));\n`);
+    // Written then renamed: the test waits for the file to exist, and must never read half of it.
+    fs.writeFileSync(recorder, `import fs from 'node:fs';\nfs.writeFileSync(${JSON.stringify(argvFile + '.tmp')}, JSON.stringify(process.argv.slice(2)));\nfs.renameSync(${JSON.stringify(argvFile + '.tmp')}, ${JSON.stringify(argvFile)});\n`);
     w = await assistWorld({ ANVILLM_TERMINAL: `${process.execPath} ${recorder}` });
     proj = w.world.project('proj');
   });
