@@ -3,9 +3,8 @@
  * calls) to the agent's exec — the moment its program (`sleep`) runs inside bubblewrap, found in
  * /proc under the window's process. Real tmux on a private socket, real bubblewrap.
  *
- * BENCH_BASELINE=<dir>: a built checkout of another commit (e.g. a `git worktree` of main under
- * /tmp, `npx tsc` run there) is measured in the same run, its creates interleaved with ours, so
- * both see the same load.
+ * With `--against` (bench/run.ts), another commit's checkout is measured in the same run, its
+ * creates interleaved with ours, so that both see the same load.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,6 +15,12 @@ import { pathToFileURL } from 'node:url';
 import { DEFAULT_POLICY_YAML } from '../src/sandbox/default-policy.js';
 
 const CREATES = 15;
+
+/** A built checkout of another commit (bench/compare.ts, checkoutOf). */
+export interface Checkout {
+  dir: string;
+  label: string;
+}
 
 interface Created {
   pid: number;
@@ -85,13 +90,12 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-export async function benchCreate(line: (label: string, value: string, rest: string) => void, repo: string): Promise<void> {
+export async function benchCreate(line: (label: string, value: string, rest: string) => void, repo: string, against: Checkout | null): Promise<void> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'anvillm-bench-create-'));
-  const baseline = process.env['BENCH_BASELINE'];
   const variants: Variant[] = [];
   try {
     variants.push(await variant('create a session (new → exec)', repo, path.join(root, 'this')));
-    if (baseline) variants.push(await variant('  the same, BENCH_BASELINE', path.resolve(baseline), path.join(root, 'baseline')));
+    if (against) variants.push(await variant(`  the same, ${against.label}`, against.dir, path.join(root, 'against')));
     const cwd = path.join(root, 'work');
     fs.mkdirSync(cwd);
     // The first create of each also starts its tmux server: not counted.
@@ -104,7 +108,7 @@ export async function benchCreate(line: (label: string, value: string, rest: str
       }
     }
     for (const v of variants) {
-      const what = v === variants[0] ? 'target ≤ 100 ms median; the original slept 500 ms' : `${baseline}, interleaved with the line above`;
+      const what = v === variants[0] ? 'target ≤ 100 ms median; the original slept 500 ms' : 'interleaved with the line above';
       line(v.label, `${median(v.times).toFixed(0)} ms`, `median of ${CREATES}; max ${Math.max(...v.times).toFixed(0)} ms (${what})`);
     }
   } finally {

@@ -21,7 +21,7 @@ import { findOnPath } from '../src/sandbox/resolve.js';
 import { SessionManager } from '../src/session/manager.js';
 import type { Session } from '../src/session/session.js';
 import { Tmux } from '../src/tmux/tmux.js';
-import { benchCreate } from './create.js';
+import { benchCreate, type Checkout } from './create.js';
 
 const QUIET_MS = 250;
 const run = promisify(execFile);
@@ -39,7 +39,8 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-export async function benchSessions(line: (label: string, value: string, rest: string) => void): Promise<void> {
+/** `against`: another checkout (--against), whose session creation is measured beside ours. */
+export async function benchSessions(line: (label: string, value: string, rest: string) => void, against: Checkout | null = null): Promise<void> {
   const missing = ['tmux', 'bwrap'].filter((p) => !findOnPath(p, process.env));
   if (missing.length > 0) {
     console.log(`sessions: skipped (needs ${missing.join(' and ')}: sudo apt-get install tmux bubblewrap)`);
@@ -81,7 +82,7 @@ export async function benchSessions(line: (label: string, value: string, rest: s
   console.log('sessions (real tmux on a private socket, real bubblewrap; agents: the fake agent, and sleep)');
   try {
     // 1. Create: `new` → the agent's process exec'd in its window (against a baseline checkout too, when given).
-    await benchCreate(line, repo);
+    await benchCreate(line, repo, against);
     const sessions: Session[] = [];
 
     // 2. The fake agent's last output → idle.
