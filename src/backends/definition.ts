@@ -157,16 +157,28 @@ export const BUILTIN: readonly BackendDefinition[] = [
   },
   {
     ...defaults('codex'),
+    driver: 'codex',
     // Our sandbox is the safety layer. --no-daemon: no shared `codex app-server` outliving the
-    // session (each session's sandbox would kill it under the others).
+    // session (each session's sandbox would kill it under the others). Hooks (-c overrides) and
+    // `resume <id>` are added by the driver (codex.ts).
     command: ['codex', '--dangerously-bypass-approvals-and-sandbox', '--no-daemon'],
     install: 'npm install -g @openai/codex',
     passEnv: ['OPENAI_*', 'CODEX_*', ...PROXIES],
-    startup: { timeoutMs: 60_000, dialogs: [], ready: /^› /m },
-    state: { method: 'quiet', quietMs: 600, busy: /esc to interrupt/, ready: /^› /m },
+    startup: {
+      timeoutMs: 60_000,
+      dialogs: [
+        // In a git repository, before anything else (Codex records the answer itself).
+        { match: /Trust this folder\?[\s\S]*1\. Trust and continue/, keys: ['Enter'] },
+        // Hooks of the user's not yet trusted stay so (ours are trusted by the driver's overrides).
+        { match: /Hooks need review[\s\S]*3\. Continue without trusting/, keys: ['3'] },
+      ],
+      ready: /^› /m,
+    },
+    // State from the driver's hooks; the screen for slash commands, and if the hooks do not come.
+    state: { method: 'hooks', quietMs: 600, busy: /esc to interrupt/, ready: /^› /m },
     stopKeys: ['Escape'],
-    // A full-screen program: the answer is read off the pane, "• " before its first line and
-    // two spaces before the others.
+    // Answers come from Codex's rollout; the screen only for what has no record (slash commands):
+    // "• " before its first line and two spaces before the others.
     response: { strip: [/^\s*Worked for /, /^\s*└ Tip: /, /^■ Conversation interrupted/], remove: [/^[•◦] /, /^  /], source: 'screen' },
   },
   {
