@@ -67,14 +67,17 @@ describe('codex (the real CLI, against a mock API)', { skip: needs('tmux', 'bwra
       manager: () => manager,
       tool: 'exec_command',
       askVariant: '  codex-ask:\n    base: codex\n    command: [codex, --ask-for-approval, on-request, --sandbox, read-only, --no-daemon]\n',
-      allowKeys: ['y'],
+      allowKeys: ['Enter'],
+      question: /Would you like to run the following command\?[\s\S]*1\. Yes, proceed/,
     },
     () => s,
   );
 
   it("the user's own hooks keep running beside ours; untrusted ones stay so", async () => {
-    const hook = path.join(world.home, 'user-hook.sh');
-    fs.writeFileSync(hook, `echo "$1" >> ${path.join(world.home, 'user-hooks.log')}\n`);
+    // In ~/.codex: the sandbox shows the agent no other part of the home.
+    const log = path.join(world.home, '.codex', 'user-hooks.log');
+    const hook = path.join(world.home, '.codex', 'user-hook.sh');
+    fs.writeFileSync(hook, `echo "$1" >> ${log}\n`);
     const trusted = `/bin/sh ${hook} trusted`;
     const untrusted = `/bin/sh ${hook} untrusted`;
     fs.writeFileSync(path.join(world.home, '.codex', 'hooks.json'), JSON.stringify({ hooks: { Stop: [{ hooks: [{ type: 'command', command: trusted }] }, { hooks: [{ type: 'command', command: untrusted }] }] } }));
@@ -87,8 +90,8 @@ describe('codex (the real CLI, against a mock API)', { skip: needs('tmux', 'bwra
     u.prompt('with the user hooks');
     await idle(u);
     assert.equal(u.out(), 'Echo: with the user hooks');
-    await until(() => fs.existsSync(path.join(world.home, 'user-hooks.log')), 'the user hook to run');
-    assert.equal(fs.readFileSync(path.join(world.home, 'user-hooks.log'), 'utf8'), 'trusted\n');
+    await until(() => fs.existsSync(log), 'the user hook to run');
+    assert.equal(fs.readFileSync(log, 'utf8'), 'trusted\n');
     assert.doesNotMatch(fs.readFileSync(config, 'utf8').slice(before.length), /session-flags/, 'our hooks are not written into config.toml');
     fs.rmSync(path.join(world.home, '.codex', 'hooks.json'));
     await u.kill();
@@ -102,12 +105,17 @@ describe('codex (the real CLI, against a mock API)', { skip: needs('tmux', 'bwra
     await until(() => agentProcesses(world.home).length === 0, `no codex process left (${agentProcesses(world.home).join(', ')})`, 10_000);
   });
 
-  it("with codex's shared app-server daemon allowed (no --no-daemon), kill ends that too", async () => {
+  it('without --no-daemon, the per-session -c overrides keep codex off the shared app-server daemon; kill leaves nothing', async () => {
+    // Measured with 0.169.0: plain `codex` starts `codex app-server` in the background, shared
+    // by later runs; any -c override (ours are hooks) makes it run in-process instead.
     const yaml = path.join(world.home, '.config', 'anvillm', 'backends.yaml');
     fs.appendFileSync(yaml, '  codex:\n    command: [codex, --dangerously-bypass-approvals-and-sandbox]\n');
     const d = await manager.create('codex', world.project('c2'));
     await idle(d);
-    await until(() => agentProcesses(world.home).some((p) => p.includes('app-server')), 'the app-server daemon to start', 20_000);
+    d.prompt('no daemon');
+    await idle(d);
+    assert.equal(d.out(), 'Echo: no daemon');
+    assert.deepEqual(agentProcesses(world.home).filter((p) => p.includes('app-server')), []);
     await d.kill();
     await until(() => agentProcesses(world.home).length === 0, `no codex process left (${agentProcesses(world.home).join(', ')})`, 10_000);
   });

@@ -24,8 +24,9 @@ export interface ExactAgent {
   tool: string;
   /** backends.yaml lines of a variant `<backend>-ask` that asks before running a tool. */
   askVariant: string;
-  /** tmux keys that allow the tool once. */
+  /** tmux keys that allow the tool once, once the question is on the screen. */
   allowKeys: string[];
+  question: RegExp;
 }
 
 /** Registers the tests; `session()` is a started, idle session of the backend, used in order. */
@@ -125,6 +126,10 @@ export function exactAgentTests(a: ExactAgent, session: () => Session): void {
     const from = events.length;
     s.prompt('ask touch made-by-tool');
     await inState(s, 'waiting', 30_000);
+    let screen = '';
+    await until(() => a.question.test(screen), 'the question on the screen', 10_000, async () => (screen = await s.screen()));
+    // Keys typed the moment the question is drawn can be lost (measured with Codex): a human's pace.
+    await new Promise((r) => setTimeout(r, 500));
     sendKeys(s, a.allowKeys);
     await inState(s, 'idle');
     assert.deepEqual(states(s, from), ['running', 'waiting', 'running', 'out', 'idle']);
