@@ -183,7 +183,9 @@ export const BUILTIN: readonly BackendDefinition[] = [
   },
   {
     ...defaults('gemini'),
-    // Our sandbox is the safety layer.
+    driver: 'gemini',
+    // Our sandbox is the safety layer. --session-id/--resume and GEMINI_CLI_HOME (its hooks) are
+    // added by the driver (gemini.ts).
     command: ['gemini', '--yolo'],
     install: 'npm install -g @google/gemini-cli',
     // Without it Gemini CLI asks whether to trust the folder (answered below if it still does).
@@ -194,10 +196,12 @@ export const BUILTIN: readonly BackendDefinition[] = [
       dialogs: [{ match: /Do you trust the files in this folder\?/, keys: ['Enter'] }],
       ready: GEMINI_INPUT,
     },
-    state: { method: 'quiet', quietMs: 600, busy: /esc to cancel/, ready: GEMINI_INPUT },
+    // State from the driver's hooks; the screen for slash commands, and if the hooks do not come.
+    state: { method: 'hooks', quietMs: 600, busy: /esc to cancel/, ready: GEMINI_INPUT },
     stopKeys: ['Escape'],
-    // A full-screen program: the answer is read off the pane, "✦ " before its first line and two
-    // spaces before the others; the input box's frame is not part of it.
+    // Answers come from Gemini CLI's chat recording; the screen only for what has no record
+    // (slash commands): "✦ " before its first line and two spaces before the others; the input
+    // box's frame is not part of it.
     response: { strip: [/^\s*\? for shortcuts$/, /^─+$/, /^ YOLO Ctrl\+Y$/], remove: [/^✦ /, /^  /], source: 'screen' },
   },
 ];
