@@ -5,7 +5,8 @@
  *   (Codex's own context also travels as user messages, but never as that event);
  * - the answer: `response_item` lines, as sent by the model — `message` (role assistant,
  *   `output_text` blocks), `function_call` (name, JSON arguments), `custom_tool_call` (apply_patch);
- * - an interrupt: `event_msg` / `turn_aborted`.
+ * - a turn's start and end: `event_msg` / `task_started`, then `task_complete` or, when the user
+ *   interrupted it, `turn_aborted`.
  * `codex resume <id>` appends to the same file.
  */
 import fs from 'node:fs';
@@ -51,9 +52,17 @@ export class RolloutReader {
   private readonly tail: JsonlTail;
   private turns: Turn[] = [];
   private open: Turn | undefined;
+  /** Between a turn's task_started and its end, as far as read. */
+  private inTurn = false;
 
   constructor(file: string) {
     this.tail = new JsonlTail(file);
+  }
+
+  /** Whether Codex is in a turn, by its record (turns read are kept for the next `take()`). */
+  busy(): boolean {
+    this.read();
+    return this.inTurn;
   }
 
   switchTo(file: string): void {
@@ -66,14 +75,22 @@ export class RolloutReader {
   }
 
   take(): Turn[] {
-    for (const line of this.tail.read()) this.add(line);
+    this.read();
     const done = this.turns;
     this.turns = [];
     return done;
   }
 
+  private read(): void {
+    for (const line of this.tail.read()) this.add(line);
+  }
+
   private add(line: Json): void {
     const payload = obj(line['payload']);
+    if (line['type'] === 'event_msg' && typeof payload['type'] === 'string' && /^(task_started|task_complete|turn_aborted)$/.test(payload['type'])) {
+      this.inTurn = payload['type'] === 'task_started';
+      return;
+    }
     if (line['type'] === 'event_msg' && payload['type'] === 'item_completed') {
       const item = obj(payload['item']);
       if (item['type'] !== 'UserMessage') return;

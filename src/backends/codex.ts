@@ -124,9 +124,10 @@ class CodexDriver implements Driver {
     this.reader.switchTo(this.rollout);
   }
 
-  /** Codex has no status file: after a daemon restart its hooks tell the rest. */
-  status(): null {
-    return null;
+  /** After a daemon restart: in a turn or not, by the rollout (a permission question is not recorded). */
+  status(): 'idle' | 'running' | null {
+    if (!this.rollout) return null;
+    return this.reader.busy() ? 'running' : 'idle';
   }
 
   takeTurns(): Turn[] {

@@ -3,7 +3,9 @@
  * session id>.jsonl` (measured with 0.61.0). Its first line names the session; after it, each
  * line is a message `{id, type, content, toolCalls?}` — a message written again under the same
  * id replaces the earlier one (a model message gains its tool calls) — or `{"$set": {...}}`,
- * which replaces fields of the record (`messages`: the whole list, after a rewind).
+ * which replaces fields of the record. `messages` is the whole conversation, written again when
+ * a session is resumed (with a second first line): then under new ids, with a model message's
+ * tool calls as `functionCall` parts of its content. Turns are therefore matched by position.
  * Message types: `user` (a prompt as text parts; tool results as functionResponse parts),
  * `gemini` (the answer's text in `content`, its tool calls in `toolCalls`), `info` ("Request
  * cancelled." when the user interrupts: no hook says so), `error`.
@@ -60,12 +62,14 @@ function promptOf(m: Json): string | null {
   return text.trimStart().startsWith('<session_context>') ? null : text;
 }
 
-/** A model message's parts: its text, then its tool calls. */
+/** A model message's parts: its text, then its tool calls (recorded, or as parts of a resumed list). */
 function partsOf(m: Json): Turn['parts'] {
   const parts: Turn['parts'] = [];
-  const content = typeof m['content'] === 'string' ? m['content'] : list(m['content']).map((p) => str(p['text'])).join('');
-  if (content.trim()) parts.push({ kind: 'text', text: content });
-  for (const call of list(m['toolCalls'])) parts.push({ kind: 'tool', text: toolLine(str(call['name']) || 'tool', obj(call['args'])) });
+  const content = list(m['content']);
+  const text = typeof m['content'] === 'string' ? m['content'] : content.map((p) => str(p['text'])).join('');
+  if (text.trim()) parts.push({ kind: 'text', text });
+  const calls = Array.isArray(m['toolCalls']) ? list(m['toolCalls']) : content.filter((p) => p['functionCall']).map((p) => obj(p['functionCall']));
+  for (const call of calls) parts.push({ kind: 'tool', text: toolLine(str(call['name']) || 'tool', obj(call['args'])) });
   return parts;
 }
 
@@ -76,11 +80,13 @@ function partsOf(m: Json): Turn['parts'] {
 export class ChatReader {
   private readonly tail: JsonlTail;
   private messages: Json[] = [];
-  /** Turns by the id of their prompt message: the objects handed out. */
-  private readonly turns = new Map<string, Turn>();
-  private taken = new Set<string>();
-  /** Set when an interrupt was recorded since the last `cancelled()`. */
+  /** The turns so far, in order: the objects handed out, updated in place. */
+  private turns: Turn[] = [];
+  private taken = 0;
+  /** Set when an interrupt is read, until `cancelled()` reports it (or a `take()` or skip passes it: history, not news). */
   private interrupted = false;
+  /** The last prompt has no answer yet, nor an interrupt or error after it. */
+  private inTurn = false;
 
   constructor(file: string) {
     this.tail = new JsonlTail(file);
@@ -89,14 +95,15 @@ export class ChatReader {
   switchTo(file: string): void {
     if (!this.tail.switchTo(file)) return;
     this.messages = [];
-    this.turns.clear();
-    this.taken.clear();
+    this.turns = [];
+    this.taken = 0;
   }
 
   /** Reads on from the end: what is there now is known but never handed out. */
   skipToEnd(): void {
     this.read();
-    for (const id of this.turns.keys()) this.taken.add(id);
+    this.taken = this.turns.length;
+    this.interrupted = false;
   }
 
   /** Reads new lines; true when they recorded an interrupt. */
@@ -107,11 +114,18 @@ export class ChatReader {
     return was;
   }
 
+  /** Whether Gemini CLI is in a turn, by its record (after a daemon restart). */
+  busy(): boolean {
+    this.read();
+    return this.inTurn;
+  }
+
   take(): Turn[] {
     this.read();
-    const fresh = [...this.turns.entries()].filter(([id]) => !this.taken.has(id));
-    for (const [id] of fresh) this.taken.add(id);
-    return fresh.map(([, t]) => t);
+    this.interrupted = false;
+    const fresh = this.turns.slice(this.taken);
+    this.taken = this.turns.length;
+    return fresh;
   }
 
   private read(): void {
@@ -129,19 +143,34 @@ export class ChatReader {
     this.rebuild();
   }
 
-  /** Turns from the messages: each object handed out is updated in place. */
+  /** Turns from the messages, matched by position with those known (a shorter list is a rewind). */
   private rebuild(): void {
-    let turn: Turn | undefined;
+    let n = 0;
+    let ended = true;
     for (const m of this.messages) {
       const prompt = promptOf(m);
+      const turn = this.turns[n - 1];
       if (prompt !== null) {
-        const id = str(m['id']);
-        turn = this.turns.get(id) ?? { prompt, parts: [] };
-        this.turns.set(id, turn);
-        turn.parts.length = 0;
+        const known = this.turns[n];
+        if (known) {
+          known.prompt = prompt;
+          known.parts.length = 0;
+        } else this.turns.push({ prompt, parts: [] });
+        n++;
+        ended = false;
       } else if (turn && m['type'] === 'gemini') {
         turn.parts.push(...partsOf(m));
+        ended = turn.parts[turn.parts.length - 1]?.kind === 'text';
+      } else if (m['type'] === 'error' || (m['type'] === 'info' && CANCELLED.test(str(m['content']).trim()))) {
+        ended = true;
       }
     }
+    // A `$set` of the messages may arrive in two steps (the context alone, then all): keep what
+    // was known until the list holds as many turns again.
+    if (n < this.turns.length && this.messages.length > 1) {
+      this.turns.length = n;
+      this.taken = Math.min(this.taken, n);
+    }
+    this.inTurn = !ended;
   }
 }

@@ -120,9 +120,9 @@ class GeminiDriver implements Driver {
     }
   }
 
-  /** Gemini CLI has no status file: after a daemon restart its hooks tell the rest. */
-  status(): null {
-    return null;
+  /** After a daemon restart: in a turn or not, by the chat recording (a permission question is not recorded). */
+  status(): 'idle' | 'running' | null {
+    return this.chatFile() ? (this.reader.busy() ? 'running' : 'idle') : null;
   }
 
   takeTurns(): Turn[] {

@@ -65,12 +65,14 @@ describe('codex (the real CLI, against a mock API)', { skip: needs('tmux', 'bwra
       backend: 'codex',
       world: () => world,
       manager: () => manager,
+      restart: () => (manager = world.manager()),
       tool: 'exec_command',
       askVariant: '  codex-ask:\n    base: codex\n    command: [codex, --ask-for-approval, on-request, --sandbox, read-only, --no-daemon]\n',
       allowKeys: ['Enter'],
       question: /Would you like to run the following command\?[\s\S]*1\. Yes, proceed/,
     },
     () => s,
+    (again) => (s = again),
   );
 
   it("the user's own hooks keep running beside ours; untrusted ones stay so", async () => {

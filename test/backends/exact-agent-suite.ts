@@ -20,6 +20,8 @@ export interface ExactAgent {
   backend: 'codex' | 'gemini';
   world: () => RealAgentWorld;
   manager: () => SessionManager;
+  /** A new manager in place of the current one (a daemon restart); `manager()` returns it from then on. */
+  restart: () => SessionManager;
   /** The name its shell tool has in the transcript. */
   tool: string;
   /** backends.yaml lines of a variant `<backend>-ask` that asks before running a tool. */
@@ -29,8 +31,11 @@ export interface ExactAgent {
   question: RegExp;
 }
 
-/** Registers the tests; `session()` is a started, idle session of the backend, used in order. */
-export function exactAgentTests(a: ExactAgent, session: () => Session): void {
+/**
+ * Registers the tests; `session()` is a started, idle session of the backend, used in order
+ * (`adopted` gets its successor after the daemon restart).
+ */
+export function exactAgentTests(a: ExactAgent, session: () => Session, adopted: (s: Session) => void): void {
   const events: SessionEvent[] = [];
   const states = (s: Session, from: number): (State | string)[] =>
     events.slice(from).flatMap((e) => (e.id === s.id ? [e.kind === 'state' ? e.to : e.kind] : []));
@@ -116,6 +121,26 @@ export function exactAgentTests(a: ExactAgent, session: () => Session): void {
     const body = JSON.stringify(a.world().models.requests.slice(asked).map((r) => r.body));
     assert.match(body, new RegExp(`hello ${a.backend}`), 'the model was sent the loaded conversation');
     await assert.rejects(s.load('nothing-here.txt'), /nothing-here\.jsonl cannot be read: Load takes a file written by Save/);
+  });
+
+  it('a daemon restart mid-turn: the next daemon has the conversation back, running, and sees the turn end', async () => {
+    const s = session();
+    const before = s.transcript();
+    s.prompt('sleep 4');
+    await new Promise((r) => setTimeout(r, 1500));
+    // The old daemon goes (its tmux client detaches, the agent runs on); a new one adopts.
+    const first = a.manager();
+    first.close();
+    const next = a.restart();
+    next.subscribe((e) => events.push(e));
+    await next.adopt();
+    const again = next.get(s.id)!;
+    adopted(again);
+    assert.equal(again.state, 'running');
+    assert.equal(again.transcript(), before);
+    await inState(again, 'idle');
+    assert.equal(again.out(), 'Slept 4 seconds.');
+    assert.ok(again.transcript().endsWith('USER: sleep 4\n\nASSISTANT: Slept 4 seconds.\n\n'), again.transcript());
   });
 
   it('without bypass, a tool waiting for permission is waiting; allowed, it runs and the turn ends', async () => {

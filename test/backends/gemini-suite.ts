@@ -60,12 +60,14 @@ describe('gemini (the real CLI, against a mock API)', { skip: needs('tmux', 'bwr
       backend: 'gemini',
       world: () => world,
       manager: () => manager,
+      restart: () => (manager = world.manager()),
       tool: 'run_shell_command',
       askVariant: '  gemini-ask:\n    base: gemini\n    command: [gemini]\n',
       allowKeys: ['Enter'],
       question: /Allow execution of \[Shell\]\?[\s\S]*1\. Allow once/,
     },
     () => s,
+    (again) => (s = again),
   );
 
   it("the user's own hooks keep running beside ours; their settings file is not written", async () => {
