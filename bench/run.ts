@@ -27,6 +27,7 @@ import { Client } from '../src/ninep/client.js';
 import { IOHDRSZ } from '../src/ninep/constants.js';
 import { BIG_SIZE, MSIZE, RawConn, SMALL_CONTENTS, SMALL_FILE, bigContents, bigRound, runRounds, smallRound } from './ninep.js';
 import { benchClaude } from './claude.js';
+import { benchRealAgents } from './real-agents.js';
 import { benchSessions } from './sessions.js';
 
 interface Options {
@@ -349,6 +350,7 @@ async function main(): Promise<void> {
   try {
     await benchSessions(line);
     await benchClaude(line);
+    await benchRealAgents(line);
   } finally {
     removeDir();
     process.off('exit', removeDir);

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import type { SessionManager } from '../../src/session/manager.js';
 import { descendants } from '../../src/session/processes.js';
 import type { Session } from '../../src/session/session.js';
-import { agentProcesses, needsAgent, realAgentWorld, type RealAgentWorld } from '../fixtures/real-agents.js';
+import { agentProcesses, codexWorld, needsAgent, type RealAgentWorld } from '../fixtures/real-agents.js';
 import { alive, needs, until } from '../helpers.js';
 import { exactAgentTests } from './exact-agent-suite.js';
 
@@ -23,13 +23,7 @@ describe('codex (the real CLI, against a mock API)', { skip: needs('tmux', 'bwra
   let s: Session;
 
   before(async () => {
-    world = await realAgentWorld();
-    fs.mkdirSync(path.join(world.home, '.codex'));
-    fs.writeFileSync(
-      path.join(world.home, '.codex', 'config.toml'),
-      `model = "mock-model"\nmodel_provider = "mock"\n\n[model_providers.mock]\nname = "Mock"\nbase_url = "${world.models.url}/v1"\nwire_api = "responses"\nenv_key = "OPENAI_API_KEY"\n`,
-    );
-    world.env['OPENAI_API_KEY'] = 'mock-key';
+    world = await codexWorld();
     manager = world.manager();
   });
   after(async () => {

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import type { SessionManager } from '../../src/session/manager.js';
 import { descendants } from '../../src/session/processes.js';
 import type { Session } from '../../src/session/session.js';
-import { agentProcesses, needsAgent, realAgentWorld, type RealAgentWorld } from '../fixtures/real-agents.js';
+import { agentProcesses, geminiWorld, needsAgent, type RealAgentWorld } from '../fixtures/real-agents.js';
 import { alive, needs, until } from '../helpers.js';
 import { exactAgentTests } from './exact-agent-suite.js';
 
@@ -22,11 +22,7 @@ describe('gemini (the real CLI, against a mock API)', { skip: needs('tmux', 'bwr
   let s: Session;
 
   before(async () => {
-    world = await realAgentWorld();
-    fs.mkdirSync(path.join(world.home, '.gemini'));
-    fs.writeFileSync(path.join(world.home, '.gemini', 'settings.json'), JSON.stringify({ security: { auth: { selectedType: 'gemini-api-key' } } }));
-    world.env['GEMINI_API_KEY'] = 'mock-key';
-    world.env['GOOGLE_GEMINI_BASE_URL'] = world.models.url;
+    world = await geminiWorld();
     manager = world.manager();
   });
   after(async () => {
