@@ -4,7 +4,6 @@
  * agent's hooks, `out` and `transcript` from its record, Save and Load through it.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { it } from 'node:test';
@@ -40,10 +39,6 @@ export function exactAgentTests(a: ExactAgent, session: () => Session, adopted: 
   const states = (s: Session, from: number): (State | string)[] =>
     events.slice(from).flatMap((e) => (e.id === s.id ? [e.kind === 'state' ? e.to : e.kind] : []));
   const inState = (s: Session, state: State, ms = 60_000) => until(() => s.state === state, `${s.id} to be ${state} (it is ${s.state}; err: ${s.err()})`, ms);
-  const sendKeys = (s: Session, keys: string[]) => {
-    const argv = s.attachCommand();
-    execFileSync(argv[0]!, [...argv.slice(1, -3), 'send-keys', '-t', argv[argv.length - 1]!, ...keys]);
-  };
   const turn = async (s: Session, prompt: string) => {
     const from = events.length;
     s.prompt(prompt);
@@ -155,7 +150,7 @@ export function exactAgentTests(a: ExactAgent, session: () => Session, adopted: 
     await until(() => a.question.test(screen), 'the question on the screen', 10_000, async () => (screen = await s.screen()));
     // Keys typed the moment the question is drawn can be lost (measured with Codex): a human's pace.
     await new Promise((r) => setTimeout(r, 500));
-    sendKeys(s, a.allowKeys);
+    await a.manager().tmux.sendKeys(s.tmuxSession, s.paneId, a.allowKeys);
     await inState(s, 'idle');
     assert.deepEqual(states(s, from), ['running', 'waiting', 'running', 'out', 'idle']);
     assert.equal(s.out(), 'Ran: touch made-by-tool');
