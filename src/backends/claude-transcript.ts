@@ -7,8 +7,8 @@
  */
 import path from 'node:path';
 
-import { toolLine, type Turn } from './driver.js';
-import { JsonlTail } from './jsonl-tail.js';
+import { toolLine } from './driver.js';
+import { TurnReader } from './jsonl-tail.js';
 
 interface Line {
   type?: string;
@@ -54,50 +54,12 @@ function promptOf(line: Line): string | null {
   return text === '' || INTERRUPTED.test(text) ? null : text;
 }
 
-/**
- * Reads a transcript as it grows: each `take()` parses the lines appended since the last one
- * and returns the turns begun since; the newest one keeps growing as its answer arrives.
- */
-export class TranscriptReader {
-  private readonly tail: JsonlTail;
-  private turns: Turn[] = [];
-  /** The newest turn, taken or not: its answer may still be arriving. */
-  private open: Turn | undefined;
-
-  constructor(file: string) {
-    this.tail = new JsonlTail(file);
-  }
-
-  get file(): string {
-    return this.tail.file;
-  }
-
-  /** Starts over on another file (after Load or /clear). */
-  switchTo(file: string): void {
-    if (this.tail.switchTo(file)) this.open = undefined;
-  }
-
-  /** Forgets what was read, but not where: the next read starts at the current end. */
-  skipToEnd(): void {
-    this.tail.skipToEnd();
-    this.open = undefined;
-  }
-
-  /** Turns that began since the last `take()` (the last may still grow). */
-  take(): Turn[] {
-    for (const line of this.tail.read()) this.add(line as Line);
-    const done = this.turns;
-    this.turns = [];
-    return done;
-  }
-
-  private add(line: Line): void {
+/** Reads a transcript as it grows (TurnReader). */
+export class TranscriptReader extends TurnReader {
+  protected add(raw: Record<string, unknown>): void {
+    const line = raw as Line;
     const prompt = promptOf(line);
-    if (prompt !== null) {
-      this.open = { prompt, parts: [] };
-      this.turns.push(this.open);
-      return;
-    }
+    if (prompt !== null) return this.begin(prompt);
     // What a slash command printed.
     if (line.type === 'system' && line.subtype === 'local_command' && typeof line.content === 'string' && this.open) {
       const text = [...line.content.matchAll(STDOUT)].map((m) => m[1]!.replace(/\x1b\[[0-9;]*m/g, '')).join('\n').trim();

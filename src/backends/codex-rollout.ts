@@ -12,8 +12,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { toolLine, type Turn } from './driver.js';
-import { JsonlTail } from './jsonl-tail.js';
+import { toolLine } from './driver.js';
+import { TurnReader } from './jsonl-tail.js';
 
 type Json = Record<string, unknown>;
 
@@ -47,17 +47,10 @@ export function findRollout(sessionsDir: string, id: string): string | null {
   return null;
 }
 
-/** Reads a rollout as it grows: `take()` returns the turns begun since the last call (the last may still grow). */
-export class RolloutReader {
-  private readonly tail: JsonlTail;
-  private turns: Turn[] = [];
-  private open: Turn | undefined;
+/** Reads a rollout as it grows (TurnReader), and whether Codex is in a turn. */
+export class RolloutReader extends TurnReader {
   /** Between a turn's task_started and its end, as far as read. */
   private inTurn = false;
-
-  constructor(file: string) {
-    this.tail = new JsonlTail(file);
-  }
 
   /** Whether Codex is in a turn, by its record (turns read are kept for the next `take()`). */
   busy(): boolean {
@@ -65,27 +58,7 @@ export class RolloutReader {
     return this.inTurn;
   }
 
-  switchTo(file: string): void {
-    if (this.tail.switchTo(file)) this.open = undefined;
-  }
-
-  skipToEnd(): void {
-    this.tail.skipToEnd();
-    this.open = undefined;
-  }
-
-  take(): Turn[] {
-    this.read();
-    const done = this.turns;
-    this.turns = [];
-    return done;
-  }
-
-  private read(): void {
-    for (const line of this.tail.read()) this.add(line);
-  }
-
-  private add(line: Json): void {
+  protected add(line: Json): void {
     const payload = obj(line['payload']);
     if (line['type'] === 'event_msg' && typeof payload['type'] === 'string' && /^(task_started|task_complete|turn_aborted)$/.test(payload['type'])) {
       this.inTurn = payload['type'] === 'task_started';
@@ -98,9 +71,7 @@ export class RolloutReader {
         .filter((c) => c['type'] === 'text')
         .map((c) => str(c['text']))
         .join('');
-      this.open = { prompt, parts: [] };
-      this.turns.push(this.open);
-      return;
+      return this.begin(prompt);
     }
     if (line['type'] !== 'response_item' || !this.open) return;
     const parts = this.open.parts;

@@ -71,9 +71,10 @@ class CodexDriver implements Driver {
     this.sessionsDir = path.join(codexHome(ctx.env), 'sessions');
     const saved = ctx.saved['session'];
     this.session = saved && UUID.test(saved) ? saved : null;
-    this.rollout = this.session ? findRollout(this.sessionsDir, this.session) : null;
+    this.rollout = null;
     // After a daemon restart the reader starts at the top: the session rebuilds its transcript.
-    this.reader = new RolloutReader(this.rollout ?? '');
+    this.reader = new RolloutReader('');
+    this.rolloutFile();
   }
 
   launch(): { args: string[]; env: Record<string, string> } {
@@ -81,7 +82,8 @@ class CodexDriver implements Driver {
     fs.mkdirSync(this.sessionsDir, { recursive: true, mode: 0o700 });
     const hooks = codexHookOverrides(installHook(this.ctx.stateDir));
     // A conversation that exists is continued (restart, Load).
-    const resume = this.session && this.rollout && fs.existsSync(this.rollout) ? ['resume', this.session] : [];
+    const rollout = this.rolloutFile();
+    const resume = this.session && rollout && fs.existsSync(rollout) ? ['resume', this.session] : [];
     return { args: [...resume, ...hooks], env: {} };
   }
 
@@ -118,19 +120,25 @@ class CodexDriver implements Driver {
     const id = payload['session_id'];
     if (typeof id !== 'string' || !UUID.test(id) || (id === this.session && this.rollout)) return;
     const named = payload['transcript_path'];
-    const file = typeof named === 'string' && isRolloutOf(named, this.sessionsDir, id) ? path.resolve(named) : findRollout(this.sessionsDir, id);
     this.session = id;
-    this.rollout = file ?? path.join(this.sessionsDir, `rollout-unknown-${id}.jsonl`);
-    this.reader.switchTo(this.rollout);
+    this.rollout = typeof named === 'string' && isRolloutOf(named, this.sessionsDir, id) ? path.resolve(named) : null;
+    this.rolloutFile();
+  }
+
+  /** The rollout, looked for if not known yet; the reader follows it. */
+  private rolloutFile(): string | null {
+    this.rollout ??= this.session ? findRollout(this.sessionsDir, this.session) : null;
+    if (this.rollout) this.reader.switchTo(this.rollout);
+    return this.rollout;
   }
 
   /** After a daemon restart: in a turn or not, by the rollout (a permission question is not recorded). */
   status(): 'idle' | 'running' | null {
-    if (!this.rollout) return null;
-    return this.reader.busy() ? 'running' : 'idle';
+    return this.rolloutFile() ? (this.reader.busy() ? 'running' : 'idle') : null;
   }
 
   takeTurns(): Turn[] {
+    this.rolloutFile();
     return this.reader.take();
   }
 
@@ -139,8 +147,9 @@ class CodexDriver implements Driver {
   }
 
   save(file: string, rendered: string): string[] {
-    if (!this.rollout) throw new Error('no conversation to save yet (codex records one from the first prompt on)');
-    return saveRecord(this.rollout, file, rendered);
+    const rollout = this.rolloutFile();
+    if (!rollout) throw new Error('no conversation to save yet (codex records one from the first prompt on)');
+    return saveRecord(rollout, file, rendered);
   }
 
   load(file: string): void {

@@ -71,6 +71,7 @@ class GeminiDriver implements Driver {
       case 'SessionStart':
         return this.follow(r.payload);
       case 'BeforeAgent':
+        this.chatFile(); // watched from the turn's start: an interrupt is only in the recording
         return hint({ kind: 'submitted', at });
       case 'BeforeTool':
       case 'AfterTool':
@@ -96,12 +97,9 @@ class GeminiDriver implements Driver {
     const id = payload['session_id'];
     if (typeof id !== 'string' || !UUID.test(id) || (id === this.session && this.chat)) return;
     // The path it names is under our GEMINI_CLI_HOME's links: the recording is looked up in the user's.
-    const chat = findChat(this.dir, id);
-    if (!chat) return;
     this.session = id;
-    this.chat = chat;
-    this.reader.switchTo(chat);
-    this.watchChat();
+    this.chat = null;
+    this.chatFile();
   }
 
   /** An interrupt fires no hook: the recording's "Request cancelled." ends the turn. */

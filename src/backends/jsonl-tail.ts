@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 
+import type { Turn } from './driver.js';
 import { openRegular } from './untrusted.js';
 
 /** Read at most this much per look (a long conversation is caught up with over a few). */
@@ -66,4 +67,55 @@ export class JsonlTail {
     }
     return out;
   }
+}
+
+/**
+ * Turns from a record the agent only appends to (Claude Code's transcript, Codex's rollout): a
+ * subclass reads each line, starting a turn at each prompt (`begin`) and adding to `open` the
+ * parts that follow. `take()` hands out the turns begun since the last call; the newest keeps
+ * growing as its answer arrives.
+ */
+export abstract class TurnReader {
+  private readonly tail: JsonlTail;
+  private turns: Turn[] = [];
+  /** The newest turn, taken or not: its answer may still be arriving. */
+  protected open: Turn | undefined;
+
+  constructor(file: string) {
+    this.tail = new JsonlTail(file);
+  }
+
+  get file(): string {
+    return this.tail.file;
+  }
+
+  /** Starts over on another file (after Load or /clear). */
+  switchTo(file: string): void {
+    if (this.tail.switchTo(file)) this.open = undefined;
+  }
+
+  /** Forgets what was read, but not where: the next read starts at the current end. */
+  skipToEnd(): void {
+    this.tail.skipToEnd();
+    this.open = undefined;
+  }
+
+  /** Turns that began since the last `take()` (the last may still grow). */
+  take(): Turn[] {
+    this.read();
+    const done = this.turns;
+    this.turns = [];
+    return done;
+  }
+
+  protected read(): void {
+    for (const line of this.tail.read()) this.add(line);
+  }
+
+  protected begin(prompt: string): void {
+    this.open = { prompt, parts: [] };
+    this.turns.push(this.open);
+  }
+
+  protected abstract add(line: Record<string, unknown>): void;
 }

@@ -121,8 +121,10 @@ export function exactAgentTests(a: ExactAgent, session: () => Session, adopted: 
   it('a daemon restart mid-turn: the next daemon has the conversation back, running, and sees the turn end', async () => {
     const s = session();
     const before = s.transcript();
+    const asked = a.world().models.prompts.length;
     s.prompt('sleep 4');
-    await new Promise((r) => setTimeout(r, 1500));
+    // Once the model is asked, the agent has recorded the prompt.
+    await until(() => a.world().models.prompts.slice(asked).includes('sleep 4'), 'the model to be asked', 30_000);
     // The old daemon goes (its tmux client detaches, the agent runs on); a new one adopts.
     const first = a.manager();
     first.close();
