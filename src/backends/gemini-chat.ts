@@ -146,7 +146,9 @@ export class ChatReader {
   /** Turns from the messages, matched by position with those known (a shorter list is a rewind). */
   private rebuild(): void {
     let n = 0;
-    let ended = true;
+    let answered = true;
+    // An interrupt or error ends the turn, whatever is recorded after it (the cancelled call).
+    let broken = false;
     for (const m of this.messages) {
       const prompt = promptOf(m);
       const turn = this.turns[n - 1];
@@ -157,12 +159,12 @@ export class ChatReader {
           known.parts.length = 0;
         } else this.turns.push({ prompt, parts: [] });
         n++;
-        ended = false;
+        answered = broken = false;
       } else if (turn && m['type'] === 'gemini') {
         turn.parts.push(...partsOf(m));
-        ended = turn.parts[turn.parts.length - 1]?.kind === 'text';
+        answered = turn.parts[turn.parts.length - 1]?.kind === 'text';
       } else if (m['type'] === 'error' || (m['type'] === 'info' && CANCELLED.test(str(m['content']).trim()))) {
-        ended = true;
+        broken = true;
       }
     }
     // A `$set` of the messages may arrive in two steps (the context alone, then all): keep what
@@ -171,6 +173,6 @@ export class ChatReader {
       this.turns.length = n;
       this.taken = Math.min(this.taken, n);
     }
-    this.inTurn = !ended;
+    this.inTurn = !answered && !broken;
   }
 }
