@@ -6,15 +6,17 @@
 import { ComputedDir, SnapshotFile, StaticDir, StreamFile } from '../ninep/files.js';
 import type { DirNode, FileNode, Node, NodeStat, OpenFile, StatChange } from '../ninep/tree.js';
 import { newQidPath } from '../ninep/tree.js';
-import { ROOT_NAMES, aliasProblem } from '../session/ids.js';
+import { NEW_USAGE, SESSION_CTL_USAGE, SESSION_FILES, WORKTREE_FILES, backendLine, eventLine, explain, isRootName, listLine, newOptions, unknownCommand } from '../protocol/protocol.js';
+import { quoteWords, tokenize } from '../protocol/words.js';
 import type { SessionManager } from '../session/manager.js';
 import type { Session } from '../session/session.js';
-import type { SessionEvent } from '../session/types.js';
-import { lineField, quoteWords, tokenize } from './words.js';
+import { fitted, type Log } from './fitted.js';
+import { worktreeFiles } from './worktree-files.js';
 
 /**
  * A control file: each line written is a command, run at once (its error fails the write);
- * what the commands answer can be read back on the same open (`new` answers the new id).
+ * what the commands answer can be read back on the same open (`new` answers the new id), and so
+ * can a refused command's whole explanation, of which the Rerror holds the first 127 bytes.
  */
 class CommandFile implements FileNode {
   readonly isDir = false;
@@ -67,7 +69,11 @@ class CommandFile implements FileNode {
         partial += data.toString('utf8');
         // A write with no newline is one whole command (`9p rdwr` sends lines without theirs),
         // unless it stops inside quotes: then the rest is coming.
-        await runComplete(commandEnd(partial) < 0 && !insideQuotes(partial));
+        await runComplete(commandEnd(partial) < 0 && !insideQuotes(partial)).catch((e: unknown) => {
+          const { rerror, detail } = explain(e);
+          if (detail !== rerror) unread = Buffer.from(`${detail}\n`);
+          throw e;
+        });
       },
       close: async (reason) => {
         if (reason === 'clunk' && partial.trim() !== '') await runComplete(true).catch(() => {});
@@ -98,25 +104,6 @@ function value(name: string, read: () => string, perm = 0o444): SnapshotFile {
   return new SnapshotFile({ name, perm, read, length: () => Buffer.byteLength(read()) });
 }
 
-function eventLine(e: SessionEvent): string {
-  switch (e.kind) {
-    case 'new':
-      return `${e.id} new ${e.backend} ${lineField(e.cwd)}\n`;
-    case 'state':
-      return `${e.id} state ${e.from} ${e.to}\n`;
-    case 'alias':
-      return `${e.id} alias ${e.alias}\n`;
-    case 'out':
-      return `${e.id} out\n`;
-    case 'exit':
-      return `${e.id} exit ${e.status ?? '-'}\n`;
-    case 'error':
-      return `${e.id} error ${lineField(e.text)}\n`;
-  }
-}
-
-const SESSION_CTL_USAGE = 'usage: stop | kill | close | restart | save [path] | load <path> | alias <name>';
-
 function sessionDir(session: Session, manager: SessionManager): DirNode {
   const s = session;
   const line = (v: string | number | null) => (v === null || v === '' ? '' : `${v}\n`);
@@ -142,7 +129,7 @@ function sessionDir(session: Session, manager: SessionManager): DirNode {
           return void (await s.stop());
         case 'kill':
         case 'close':
-          return void (await s.kill());
+          return manager.kill(s); // a worktree session answers what it kept
         case 'restart':
           return void (await s.restart());
         case 'save':
@@ -155,7 +142,7 @@ function sessionDir(session: Session, manager: SessionManager): DirNode {
           if (args.length !== 1) throw new Error(SESSION_CTL_USAGE);
           return void s.setAlias(args[0]!);
         default:
-          throw new Error(`unknown command "${cmd ?? ''}": ${SESSION_CTL_USAGE}`);
+          throw new Error(unknownCommand(cmd, SESSION_CTL_USAGE));
       }
     }),
     value('state', () => `${s.state}\n`),
@@ -169,11 +156,8 @@ function sessionDir(session: Session, manager: SessionManager): DirNode {
       read: () => line(s.alias),
       length: () => Buffer.byteLength(line(s.alias)),
       check: (data, written) => {
-        const alias = trimNewlines(Buffer.concat([written, data]).toString('utf8'));
-        const problem = aliasProblem(alias);
+        const problem = manager.aliasRefusal(trimNewlines(Buffer.concat([written, data]).toString('utf8')), s);
         if (problem) throw new Error(problem);
-        const other = manager.get(alias);
-        if (other && other !== s) throw new Error(`alias "${alias}" already exists: pick another`);
       },
       commit: (data) => s.setAlias(trimNewlines(data.toString('utf8'))),
     }),
@@ -200,12 +184,20 @@ function sessionDir(session: Session, manager: SessionManager): DirNode {
         s.context = trimNewlines(data.toString('utf8'));
       },
     }),
+    ...worktreeFiles(manager, s.id),
   ];
+  const names: readonly string[] = manager.worktree(s.id) ? [...SESSION_FILES, ...WORKTREE_FILES] : SESSION_FILES;
+  if (files.some((f, i) => f.stat().name !== names[i]) || files.length !== names.length) throw new Error('SESSION_FILES out of date');
   return new StaticDir(s.id, files, 0o555);
 }
 
+export interface AgentTreeOptions {
+  /** Where the whole text of an error goes when the client gets a shortened one (the daemon's log). */
+  log?: Log;
+}
+
 /** The agent/ tree over `manager`. */
-export function agentTree(manager: SessionManager): DirNode {
+export function agentTree(manager: SessionManager, options: AgentTreeOptions = {}): DirNode {
   const dirs = new Map<string, DirNode>();
   const dirOf = (s: Session): DirNode => {
     let d = dirs.get(s.id);
@@ -213,21 +205,22 @@ export function agentTree(manager: SessionManager): DirNode {
     return d;
   };
   const ctl = new CommandFile('ctl', async (words) => {
-    const [cmd, backend, cwd, alias, ...rest] = words;
-    if (cmd !== 'new') throw new Error(`unknown command "${cmd ?? ''}": usage: new <backend> <cwd> [alias]`);
-    if (!backend || !cwd || rest.length > 0) throw new Error('usage: new <backend> <cwd> [alias]');
-    const session = await manager.create(backend, cwd, alias);
+    const [cmd, backend, cwd, ...rest] = words;
+    if (cmd !== 'new') throw new Error(unknownCommand(cmd, NEW_USAGE));
+    const options = newOptions(rest);
+    if (!backend || !cwd || !options) throw new Error(NEW_USAGE);
+    const session = await manager.create(backend, cwd, options.alias, options.worktree);
     return session.id;
   });
   const listText = () =>
     manager
       .list()
-      .map((i) => `${i.id}\t${i.backend}\t${i.state}\t${i.pid ?? '-'}\t${i.alias ?? '-'}\t${lineField(i.cwd)}\n`)
+      .map(listLine)
       .join('');
   const backendsText = () =>
     manager
       .backends()
-      .map((b) => `${b.name}\t${b.label}\t${b.available ? 'available' : 'missing'}\t${lineField(b.command)}\n`)
+      .map(backendLine)
       .join('');
   // list is cheap to compute, so its stat carries its length, as 9pfuse's `cat` wants; backends
   // reads the backend files and searches PATH, so its stat says 0 (9pfuse's cat reads it anyway).
@@ -240,8 +233,8 @@ export function agentTree(manager: SessionManager): DirNode {
     ['backends', backends],
     ['events', events],
   ]);
-  if ([...fixed.keys()].some((k) => !(ROOT_NAMES as readonly string[]).includes(k))) throw new Error('ROOT_NAMES out of date');
-  return new ComputedDir({
+  if ([...fixed.keys()].some((k) => !isRootName(k))) throw new Error('ROOT_NAMES out of date');
+  const root = new ComputedDir({
     name: 'agent',
     lookup: (name) => {
       const f = fixed.get(name);
@@ -251,4 +244,5 @@ export function agentTree(manager: SessionManager): DirNode {
     },
     children: () => [...fixed.values(), ...manager.list().map((i) => dirOf(manager.get(i.id)!))],
   });
+  return fitted(root, options.log ?? (() => {}), 'agent');
 }

@@ -30,6 +30,19 @@ export function claudeConfigDir(env: NodeJS.ProcessEnv): string {
   return env['CLAUDE_CONFIG_DIR'] || path.join(homeDir(env), '.claude');
 }
 
+/**
+ * The state file a session's Claude Code writes (first-run answers, per-project trust, MCP
+ * servers). Without $CLAUDE_CONFIG_DIR the user's own run keeps it in ~/.claude.json, which the
+ * sandbox keeps read-only (src/sandbox/protected.ts): sessions run with CLAUDE_CONFIG_DIR set to
+ * the same directory, so Claude Code keeps theirs in <config dir>/.claude.json, a file the user's
+ * own run never reads, seeded once from ~/.claude.json. Transcripts, credentials and settings stay
+ * shared. A user who sets $CLAUDE_CONFIG_DIR shares that directory's state file with the sessions.
+ */
+export function sessionStateFile(env: NodeJS.ProcessEnv): { file: string; seed: string | null } {
+  const file = path.join(claudeConfigDir(env), '.claude.json');
+  return { file, seed: env['CLAUDE_CONFIG_DIR'] ? null : path.join(homeDir(env), '.claude.json') };
+}
+
 export function claudeDriver(ctx: DriverContext): Driver {
   return new ClaudeDriver(ctx);
 }
@@ -66,23 +79,30 @@ class ClaudeDriver implements Driver {
     // An existing conversation is continued (restart, Load); --session-id on it would be refused.
     const conversation = fs.existsSync(this.transcript) ? ['--resume', this.uuid] : ['--session-id', this.uuid];
     // Without it Claude Code upgrades itself with a global npm install.
-    const env: Record<string, string> = { DISABLE_AUTOUPDATER: '1' };
+    const env: Record<string, string> = { DISABLE_AUTOUPDATER: '1', CLAUDE_CONFIG_DIR: this.configDir };
     // As root, Claude Code refuses --dangerously-skip-permissions unless told it is sandboxed (it is).
     if (process.getuid?.() === 0) env['IS_SANDBOX'] = '1';
     return { args: [...conversation, '--settings', this.settingsFile], env };
   }
 
   /**
-   * The sandbox grants only paths that exist: without ~/.claude and ~/.claude.json beforehand,
-   * Claude Code would keep its transcript, status and first-run answers in a throwaway home.
+   * The sandbox grants only paths that exist: without the config directory beforehand, Claude
+   * Code would keep its transcript, status and first-run answers in a throwaway home. Its state
+   * file is the session's own (sessionStateFile), seeded once from the user's.
    */
   private ensureRecords(): void {
     fs.mkdirSync(path.join(this.configDir, 'sessions'), { recursive: true, mode: 0o700 });
-    const state = this.ctx.env['CLAUDE_CONFIG_DIR'] ? path.join(this.configDir, '.claude.json') : path.join(homeDir(this.ctx.env), '.claude.json');
+    const { file, seed } = sessionStateFile(this.ctx.env);
+    let text = '{}\n';
     try {
-      fs.writeFileSync(state, '{}\n', { flag: 'wx', mode: 0o600 });
+      if (seed) text = fs.readFileSync(seed, 'utf8');
     } catch {
-      // it exists: never touched (it is the user's)
+      // the user has none
+    }
+    try {
+      fs.writeFileSync(file, text, { flag: 'wx', mode: 0o600 });
+    } catch {
+      // it exists: the sessions' own, kept
     }
   }
 

@@ -96,6 +96,9 @@ const PROXIES = ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'https_proxy', 'http_p
 /** Kiro's classic prompt when idle: "[agent] !> " (! = all tools trusted); tmux drops the trailing space. */
 const KIRO_PROMPT = /^(\[[\w.-]+\] )?!?>$/m;
 
+/** Codex's input line; a dialog's selected choice ("› 1. Trust and continue") is not it. */
+const CODEX_INPUT = /^› (?!\d+\. )/m;
+
 /** Gemini CLI's empty input box ("*" in YOLO mode, ">" otherwise). */
 const GEMINI_INPUT = /^ [*>] +Type your message/m;
 
@@ -166,16 +169,17 @@ export const BUILTIN: readonly BackendDefinition[] = [
     passEnv: ['OPENAI_*', 'CODEX_*', ...PROXIES],
     startup: {
       timeoutMs: 60_000,
+      // Not answered: "Trust this folder?" (a git repository Codex has not been told to trust).
+      // Codex records the answer in ~/.codex/config.toml, which the sandbox keeps read-only, and
+      // a -c override of it is ignored (measured): the start times out with the question in err.
       dialogs: [
-        // In a git repository, before anything else (Codex records the answer itself).
-        { match: /Trust this folder\?[\s\S]*1\. Trust and continue/, keys: ['Enter'] },
         // Hooks of the user's not yet trusted stay so (ours are trusted by the driver's overrides).
         { match: /Hooks need review[\s\S]*3\. Continue without trusting/, keys: ['3'] },
       ],
-      ready: /^› /m,
+      ready: CODEX_INPUT,
     },
     // State from the driver's hooks; the screen for slash commands, and if the hooks do not come.
-    state: { method: 'hooks', quietMs: 600, busy: /esc to interrupt/, ready: /^› /m },
+    state: { method: 'hooks', quietMs: 600, busy: /esc to interrupt/, ready: CODEX_INPUT },
     stopKeys: ['Escape'],
     // Answers come from Codex's rollout; the screen only for what has no record (slash commands):
     // "• " before its first line and two spaces before the others.

@@ -27,21 +27,47 @@ export function geminiDir(env: NodeJS.ProcessEnv): string {
 type Hooks = Record<string, unknown[]>;
 
 /**
- * Builds the session's home in `root` (replacing one left by an earlier start) and returns it,
- * for GEMINI_CLI_HOME. Throws when the user's settings cannot be read as JSON: the session would
+ * Makes (or brings up to date, at a restart) the session's home in `root` and returns it, for
+ * GEMINI_CLI_HOME. Throws when the user's settings cannot be read as JSON: the session would
  * otherwise run without them.
  */
 export function sessionHome(env: NodeJS.ProcessEnv, root: string, hooks: Hooks): string {
   const user = geminiDir(env);
   for (const d of KEEP) fs.mkdirSync(path.join(user, d), { recursive: true, mode: 0o700 });
   const dir = path.join(root, '.gemini');
-  fs.rmSync(root, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  for (const name of fs.readdirSync(user)) {
-    if (name !== 'settings.json') fs.symlinkSync(path.join(user, name), path.join(dir, name));
+  const theirs = new Set(fs.readdirSync(user).filter((n) => n !== 'settings.json'));
+  for (const name of new Set([...theirs, ...fs.readdirSync(dir)])) {
+    if (name !== 'settings.json') link(path.join(dir, name), theirs.has(name) ? path.join(user, name) : null);
   }
   writeOwnFile(path.join(dir, 'settings.json'), `${JSON.stringify(withHooks(userSettings(user), hooks), null, 2)}\n`, 0o600);
   return root;
+}
+
+/**
+ * `at` a link to `target` (null: none). What else stands there is left alone unless it is an
+ * empty directory: the sandbox's placeholder for a name the user did not have at the last start.
+ */
+function link(at: string, target: string | null): void {
+  let st: fs.Stats | null = null;
+  try {
+    st = fs.lstatSync(at);
+  } catch {
+    // nothing there
+  }
+  try {
+    if (st?.isSymbolicLink()) {
+      if (target !== null && fs.readlinkSync(at) === target) return;
+      fs.unlinkSync(at);
+    } else if (st?.isDirectory() && target !== null) {
+      fs.rmdirSync(at); // fails, and is kept, unless empty
+    } else if (st) {
+      return;
+    }
+    if (target !== null) fs.symlinkSync(target, at);
+  } catch {
+    // in use (a mount of the sandbox's) or not empty: kept as it is
+  }
 }
 
 function userSettings(user: string): Record<string, unknown> {

@@ -29,8 +29,12 @@ export function descendants(pid: number): number[] {
   return out;
 }
 
-/** When `pid` started (clock ticks after boot), to tell it from a later process given the same pid; null if it is gone. */
-export function startTime(pid: number): string | null {
+/**
+ * What tells the process `pid` from a later one given the same pid (its start, in clock ticks
+ * after boot): "is this still the process we saw?" is `processIdentity(pid) === before`. Null if
+ * it is gone.
+ */
+export function processIdentity(pid: number): string | null {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
@@ -43,8 +47,8 @@ export function startTime(pid: number): string | null {
  * Ends what is left of a process tree recorded before its terminal closed: those still alive
  * after `graceMs` (a program may ignore the hangup, or have left its session) get SIGKILL.
  */
-export async function endTree(tree: { pid: number; start: string | null }[], graceMs = 1000): Promise<void> {
-  const left = () => tree.filter((p) => p.start !== null && startTime(p.pid) === p.start);
+export async function endTree(tree: { pid: number; identity: string | null }[], graceMs = 1000): Promise<void> {
+  const left = () => tree.filter((p) => p.identity !== null && processIdentity(p.pid) === p.identity);
   const end = Date.now() + graceMs;
   while (left().length > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
   for (const p of left()) {

@@ -44,9 +44,12 @@ describe('codex (the real CLI, against a mock API)', { skip: needs('tmux', 'bwra
     }
   });
 
-  it('starts in a git repository, trusting it, and becomes idle, ready for a prompt', async () => {
+  it('starts in a git repository the user trusted, and becomes idle, ready for a prompt', async () => {
     const dir = world.project('c1');
     execFileSync('git', ['init', '-q', dir]);
+    // As Codex records it when the user answers its question in a direct run (the sandbox keeps
+    // config.toml read-only: a session cannot record it).
+    fs.appendFileSync(path.join(world.home, '.codex', 'config.toml'), `\n[projects."${dir}"]\ntrust_level = "trusted"\n`);
     s = await manager.create('codex', dir);
     await idle(s);
     const screen = await s.screen();

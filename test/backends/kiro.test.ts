@@ -182,6 +182,17 @@ describe('kiro-cli (a documentation-based stand-in)', { skip: needs('tmux', 'bwr
     await h.kill();
   });
 
+  it('a start that times out leaves no agent file (and no hook watcher) behind', async () => {
+    const yaml = path.join(world.env['HOME']!, '.config', 'anvillm', 'backends.yaml');
+    fs.writeFileSync(yaml, `${fs.readFileSync(yaml, 'utf8')}  kiro-stuck:\n    base: kiro-cli\n    command: [kiro-cli, chat, --legacy-ui, --trust-all-tools]\n    startup: {timeout: 1s, ready: "never shown"}\n`);
+    const stuck = await manager.create('kiro-stuck', world.project('stuck'));
+    assert.ok(fs.existsSync(agentFile(stuck)), 'written for its start');
+    await until(() => stuck.state === 'error', 'the start to time out', 10_000);
+    assert.match(stuck.err(), /did not become ready within 1 s/);
+    assert.ok(!fs.existsSync(agentFile(stuck)), 'its agent file is removed when the start times out');
+    await stuck.kill();
+  });
+
   it('kill ends it and the tool it was running', async () => {
     s.prompt('sleep 60');
     await until(() => descendants(s.pid).some((p) => comm(p) === 'sleep'), 'the tool to run');

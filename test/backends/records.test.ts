@@ -92,6 +92,11 @@ describe("Gemini CLI's per-session home", () => {
         hooks: { AfterAgent: [...theirs.hooks.AfterAgent, ...ours], BeforeAgent: ours },
       });
       assert.equal(fs.readFileSync(path.join(user, 'settings.json'), 'utf8'), JSON.stringify(theirs));
+      // A restart: a name the user has since made replaces the sandbox's empty placeholder for it.
+      fs.mkdirSync(path.join(mine, 'policies'));
+      fs.mkdirSync(path.join(user, 'policies'));
+      sessionHome({ HOME: path.join(dir, 'home') }, path.join(dir, 'state', 'gemini-home'), {});
+      assert.equal(fs.readlinkSync(path.join(mine, 'policies')), path.join(user, 'policies'));
       fs.writeFileSync(path.join(user, 'settings.json'), '{ // a comment\n}');
       assert.throws(() => sessionHome({ HOME: path.join(dir, 'home') }, path.join(dir, 'state', 'gemini-home'), {}), /settings\.json is not plain JSON/);
     } finally {

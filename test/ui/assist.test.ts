@@ -64,6 +64,23 @@ describe('Assist', { skip }, () => {
     await until(() => w.errors.some((e) => /Fake: give a directory/.test(e)), 'the error');
   });
 
+  it('a refused start shows its whole explanation in +Errors, not only the 127 bytes of its Rerror', async () => {
+    const policy = path.join(w.env['HOME']!, '.config', 'anvillm', 'sandbox.yaml');
+    const before = fs.readFileSync(policy, 'utf8');
+    fs.writeFileSync(policy, before.replace('provider: auto', 'provider: landrun')); // strict: refused
+    try {
+      const main = w.main();
+      w.acme.click(main.id, 'tag', main.tag.length, 1);
+      await w.acme.type(main.id, 'tag', ` Fake ${proj}`);
+      w.acme.sweep(main.id, 'tag', `Fake ${proj}`, 2);
+      const whole = /^Fake: no sandbox for fake: set general\.provider: auto; see anvillm sandbox check\nsandbox: no provider can enforce [\s\S]*best_effort/;
+      await until(() => w.errors.some((e) => whole.test(e)), 'the whole refusal');
+      w.errors.splice(w.errors.findIndex((e) => whole.test(e)), 1); // an error this test asked for
+    } finally {
+      fs.writeFileSync(policy, before);
+    }
+  });
+
   it('an update of the table does not move the user\'s selection, even in the row it changes', async () => {
     const main = w.main();
     const at = main.body.find(proj, main.body.find(first));
