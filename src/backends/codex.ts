@@ -42,7 +42,7 @@ const snake = (event: string) => event.replace(/([a-z])([A-Z])/g, '$1_$2').toLow
  * a hook given this way "/<session-flags>/config.toml:<event>:<group>:<handler>" and trusts it
  * when `trusted_hash` is the sha256 of the compact, key-sorted JSON of its normalized definition.
  */
-export function codexHookOverrides(command: (event: string) => string): string[] {
+function codexHookOverrides(command: (event: string) => string): string[] {
   const args: string[] = [];
   const trust: string[] = [];
   for (const event of HOOK_EVENTS) {
