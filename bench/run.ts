@@ -32,6 +32,7 @@ import { BIG_SIZE, SMALL_CONTENTS, SMALL_FILE, bigContents, bigRound, connectAll
 import { checkoutOf, compareWith } from './compare.js';
 import { measure, placement, startServer, type Figures, type ServerProcess } from './process.js';
 import { benchClaude } from './claude.js';
+import { benchRealAgents } from './real-agents.js';
 import { benchSessions } from './sessions.js';
 
 interface Options {
@@ -216,6 +217,7 @@ async function main(): Promise<void> {
     if (!opts.only9p) {
       await benchSessions(line, opts.against ? checkoutOf(opts.against) : null);
       await benchClaude(line);
+      await benchRealAgents(line);
     }
   } finally {
     removeDir();

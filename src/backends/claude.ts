@@ -18,7 +18,8 @@ import { homeDir } from '../sandbox/policy.js';
 import { TranscriptReader, projectDir, transcriptFile } from './claude-transcript.js';
 import type { Driver, DriverContext, Hint, Turn } from './driver.js';
 import { HookInbox, installHook, type HookReport } from './hook-inbox.js';
-import { openRegular, readRegular, writeOwnFile } from './untrusted.js';
+import { readSavedRecord, saveRecord } from './saved-record.js';
+import { readRegular, writeOwnFile } from './untrusted.js';
 
 const HOOK_EVENTS = ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PostToolUse', 'Stop', 'Notification', 'PermissionRequest', 'SessionEnd'];
 const WAITING_NOTICES = new Set(['permission_prompt', 'elicitation_dialog']);
@@ -183,38 +184,18 @@ class ClaudeDriver implements Driver {
   }
 
   save(file: string, rendered: string): string[] {
-    // Claude Code's record is in a directory the agent can write: only a regular file is copied.
-    const record = openRegular(this.transcript);
-    if (!record) throw new Error(`no conversation to save yet (${this.transcript} is not there)`);
-    let jsonl: string;
-    try {
-      jsonl = fs.readFileSync(record.fd, 'utf8');
-    } finally {
-      fs.closeSync(record.fd);
-    }
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    const raw = rawFile(file);
-    writeOwnFile(file, rendered, 0o644);
-    writeOwnFile(raw, jsonl, 0o600);
-    return [file, raw];
+    return saveRecord(this.transcript, file, rendered);
   }
 
   load(file: string): void {
-    const raw = file.endsWith('.jsonl') ? file : rawFile(file);
-    const text = readRegular(raw, 256 << 20);
-    if (text === null) throw new Error(`${raw} cannot be read: Load takes a file written by Save (its .jsonl lies beside it)`);
     // A copy under a new uuid, where Claude Code looks for it: the saved file stays as it was.
     const uuid = randomUUID();
-    const lines = text.split('\n').map((line) => {
+    const lines = readSavedRecord(file, 'Claude Code').map((line) => {
       if (!line.trim()) return line;
-      try {
-        const entry = JSON.parse(line) as Record<string, unknown>;
-        if ('sessionId' in entry) entry['sessionId'] = uuid;
-        if ('cwd' in entry) entry['cwd'] = this.ctx.cwd;
-        return JSON.stringify(entry);
-      } catch {
-        throw new Error(`${raw} is not a Claude Code transcript (line "${line.slice(0, 40)}…")`);
-      }
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      if ('sessionId' in entry) entry['sessionId'] = uuid;
+      if ('cwd' in entry) entry['cwd'] = this.ctx.cwd;
+      return JSON.stringify(entry);
     });
     fs.mkdirSync(projectDir(this.configDir, this.ctx.cwd), { recursive: true });
     this.uuid = uuid;
@@ -283,9 +264,4 @@ function readStatus(file: string): StatusFile | null {
   } catch {
     return null; // being rewritten
   }
-}
-
-/** The raw .jsonl saved beside a rendered transcript. */
-function rawFile(file: string): string {
-  return file.replace(/\.txt$/, '') + '.jsonl';
 }
