@@ -12,8 +12,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-import { DEFAULT_POLICY_YAML } from '../src/sandbox/default-policy.js';
-
 const CREATES = 15;
 
 /** A built checkout of another commit (bench/compare.ts, checkoutOf). */
@@ -77,7 +75,7 @@ async function variant(label: string, repo: string, root: string): Promise<Varia
   const config = path.join(home, '.config', 'anvillm');
   fs.mkdirSync(config, { recursive: true });
   fs.writeFileSync(path.join(config, 'backends.yaml'), 'backends:\n  idle:\n    command: [sleep, infinity]\n    state: {method: quiet, quiet_ms: 100}\n');
-  fs.writeFileSync(path.join(config, 'sandbox.yaml'), DEFAULT_POLICY_YAML);
+  // No sandbox.yaml: each checkout writes its own default (the policy's keys change between commits).
   const socket = path.join(root, 'tmux', 'sock');
   fs.mkdirSync(path.dirname(socket), { mode: 0o700 });
   const env = { HOME: home, USER: os.userInfo().username, PATH: process.env['PATH'], LANG: 'C.UTF-8', XDG_STATE_HOME: path.join(root, 'state'), ANVILLM_TMUX_SOCKET: socket };
