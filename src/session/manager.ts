@@ -227,7 +227,7 @@ export class SessionManager {
     const wrapped = await explainRefusal(def.name, async () => wrap(
       loadPolicy(this.env),
       await probe(this.env),
-      { cwd, stateDir, agentPath, env: { ...this.env, ...env }, passEnv: [...def.passEnv, ...Object.keys(env)], ...(worktree ? { extra: worktreeGrants(this.env, worktree) } : {}) },
+      { cwd, stateDir, agentPath, env: { ...this.env, ...env }, userEnv: this.env, passEnv: [...def.passEnv, ...Object.keys(env)], ...(worktree ? { extra: worktreeGrants(this.env, worktree) } : {}) },
       { agentArgs: [...def.command.slice(1), ...extra.args], inherited },
     ));
     if (wrapped.warnings.length > 0) for (const w of wrapped.warnings) process.stderr.write(`anvillm: sandbox: ${w}\n`);
