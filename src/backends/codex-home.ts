@@ -2,7 +2,7 @@
  * Codex CLI asks "Trust this folder?" in a git repository it has not trusted yet and records the
  * answer in $CODEX_HOME/config.toml, which the sandbox keeps read-only; a `-c projects...` override
  * of it is ignored (measured with 0.169.0). So each session gets a CODEX_HOME of its own,
- * `<state dir>/codex-home`, made afresh at every start: every entry of the user's ~/.codex (or
+ * `<state dir>/codex-home`, brought up to date at every start: every entry of the user's ~/.codex (or
  * $CODEX_HOME) is a link to the original (auth.json, so a login is kept and refreshed; sessions/,
  * so rollouts, Save/Load and `codex resume` stay shared; history; the user's hooks.json, rules,
  * prompts — which the sandbox keeps read-only through the links), except `config.toml`: a copy of
@@ -13,16 +13,19 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+import { CODEX } from '../sandbox/protected.js';
 import { linkEntries } from './agent-home.js';
 import { readRegular, writeOwnFile } from './untrusted.js';
 
 /** Directories Codex creates at first use: made in the user's home first, so they are shared. tmp: its helper programs, which the policy lets run only from ~/.codex. */
 const KEEP = ['sessions', 'tmp'];
 
-/** Makes the session's Codex home in `dir` from the user's `user` and returns it, for CODEX_HOME. */
+/**
+ * Makes (or brings up to date, at a restart, while the last start's Codex may still run) the
+ * session's Codex home in `dir` from the user's `user` and returns it, for CODEX_HOME.
+ */
 export function codexSessionHome(user: string, dir: string, cwd: string): string {
-  // Afresh: what an earlier start's agent left here (a hooks.json, say) is not carried on.
-  fs.rmSync(dir, { recursive: true, force: true });
+  dropPlanted(dir);
   linkEntries(user, dir, ['config.toml'], KEEP);
   const file = path.join(user, 'config.toml');
   const theirs = fs.existsSync(file) ? readRegular(fs.realpathSync(file), 4 << 20) : '';
@@ -39,6 +42,23 @@ export function codexSessionHome(user: string, dir: string, cwd: string): string
 function rehomed(config: string, user: string, dir: string): string {
   const quoted = (p: string) => JSON.stringify(`${p}/`).slice(0, -1);
   return config.replaceAll(quoted(user), quoted(dir)).replaceAll(`'${user}/`, `'${dir}/`);
+}
+
+/**
+ * What Codex obeys that an agent made in the session's home in place of a link or the sandbox's
+ * read-only placeholder (the home itself is writable): not carried on to the next start.
+ */
+function dropPlanted(dir: string): void {
+  for (const { name } of CODEX) {
+    const at = path.join(dir, name);
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(at);
+    } catch {
+      continue;
+    }
+    if (name !== 'config.toml' && !st.isSymbolicLink() && !(st.isDirectory() && fs.readdirSync(at).length === 0)) fs.rmSync(at, { recursive: true, force: true });
+  }
 }
 
 /** The folder, and the repository Codex keys its trust by (the main one, for a linked worktree). */

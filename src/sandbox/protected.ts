@@ -94,7 +94,7 @@ const CLAUDE: readonly ProtectedName[] = [
   ...['commands', 'agents', 'skills', 'hooks', 'plugins', 'output-styles'].map((n) => name(n, DIR, 'Claude Code runs or obeys it')),
 ];
 
-const CODEX: readonly ProtectedName[] = [
+export const CODEX: readonly ProtectedName[] = [
   name('config.toml', EMPTY_FILE, 'Codex: notify, hooks, MCP servers, model providers'),
   name('hooks.json', null, 'Codex: hooks; no empty file is neutral'),
   name('AGENTS.md', null, 'Codex obeys it; instructions, not commands'),
