@@ -1,14 +1,15 @@
 /**
  * Codex CLI asks "Trust this folder?" in a git repository it has not trusted yet and records the
- * answer in $CODEX_HOME/config.toml, which the sandbox keeps read-only; a `-c projects...` override
- * of it is ignored (measured with 0.169.0). So each session gets a CODEX_HOME of its own,
- * `<state dir>/codex-home`, brought up to date at every start: every entry of the user's ~/.codex (or
- * $CODEX_HOME) is a link to the original (auth.json, so a login is kept and refreshed; sessions/,
- * so rollouts, Save/Load and `codex resume` stay shared; history; the user's hooks.json, rules,
- * prompts — which the sandbox keeps read-only through the links), except `config.toml`: a copy of
- * the user's (its paths into the user's home naming this one) in which the session's folder is trusted (starting a session there is the user's
- * decision to run the agent there). Nothing is written to the user's files, and nothing written
- * into this home is ever read by the user's own Codex.
+ * answer in $CODEX_HOME/config.toml, which the sandbox keeps read-only; a `-c projects...`
+ * override of it is ignored (measured with 0.169.0). So each session gets a CODEX_HOME of its
+ * own, `<state dir>/codex-home`, brought up to date at every start: every entry of the user's
+ * ~/.codex (or $CODEX_HOME) is a link to the original (auth.json, so a login is kept and
+ * refreshed; sessions/, so rollouts, Save/Load and `codex resume` stay shared; history; the
+ * user's hooks.json, rules, prompts — which the sandbox keeps read-only through the links),
+ * except `config.toml`: a copy of the user's (its paths into the user's home naming this one) in
+ * which the session's folder is trusted: starting a session there is the user's decision to run
+ * the agent there. Nothing is written to the user's files, and nothing written into this home is
+ * ever read by the user's own Codex.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,7 +18,11 @@ import { CODEX } from '../sandbox/protected.js';
 import { linkEntries } from './agent-home.js';
 import { readRegular, writeOwnFile } from './untrusted.js';
 
-/** Directories Codex creates at first use: made in the user's home first, so they are shared. tmp: its helper programs, which the policy lets run only from ~/.codex. */
+/**
+ * Directories Codex creates at first use: made in the user's home first, so they are shared and
+ * the sandbox grants them (it grants only paths that exist). tmp: its helper programs, which the
+ * default policy lets run from ~/.codex (read-write-execute), not from the state directory.
+ */
 const KEEP = ['sessions', 'tmp'];
 
 /**

@@ -86,7 +86,6 @@ class CodexDriver implements Driver {
   }
 
   launch(): { args: string[]; env: Record<string, string> } {
-    // Made in the user's home first (the sandbox grants only paths that exist): the rollouts must land in the user's records.
     const home = codexSessionHome(codexHome(this.ctx.env), this.home, this.ctx.cwd);
     const hooks = codexHookOverrides(installHook(this.ctx.stateDir));
     // A conversation that exists is continued (restart, Load).
