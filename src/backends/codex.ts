@@ -12,12 +12,16 @@
  * `hooks.state`, which the same overrides supply for ours alone. Hooks of the user's that Codex
  * asks about are left untrusted (the startup dialog is answered "continue without trusting").
  * The `notify` program is not used: it is one program, and setting it would replace the user's.
+ *
+ * Each session runs with a CODEX_HOME of its own (codex-home.ts) whose config.toml trusts the
+ * session's folder; its sessions/ is a link to the user's, where the rollouts are read.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
 import { homeDir } from '../sandbox/policy.js';
+import { codexSessionHome } from './codex-home.js';
 import { RolloutReader, findRollout, isRolloutOf } from './codex-rollout.js';
 import type { Driver, DriverContext, Hint, Turn } from './driver.js';
 import { HookInbox, installHook, type HookReport } from './hook-inbox.js';
@@ -60,6 +64,9 @@ export function codexDriver(ctx: DriverContext): Driver {
 }
 
 class CodexDriver implements Driver {
+  /** The session's CODEX_HOME. */
+  private readonly home: string;
+  /** The user's sessions/, where the session's home links to. */
   private readonly sessionsDir: string;
   /** Codex's session id: known from its first SessionStart (it chooses it), or a Load. */
   private session: string | null;
@@ -68,6 +75,7 @@ class CodexDriver implements Driver {
   private inbox: HookInbox | null = null;
 
   constructor(private readonly ctx: DriverContext) {
+    this.home = path.join(ctx.stateDir, 'codex-home');
     this.sessionsDir = path.join(codexHome(ctx.env), 'sessions');
     const saved = ctx.saved['session'];
     this.session = saved && UUID.test(saved) ? saved : null;
@@ -78,13 +86,12 @@ class CodexDriver implements Driver {
   }
 
   launch(): { args: string[]; env: Record<string, string> } {
-    // The sandbox grants only paths that exist: the rollouts must land in the user's records.
-    fs.mkdirSync(this.sessionsDir, { recursive: true, mode: 0o700 });
+    const home = codexSessionHome(codexHome(this.ctx.env), this.home, this.ctx.cwd);
     const hooks = codexHookOverrides(installHook(this.ctx.stateDir));
     // A conversation that exists is continued (restart, Load).
     const rollout = this.rolloutFile();
     const resume = this.session && rollout && fs.existsSync(rollout) ? ['resume', this.session] : [];
-    return { args: [...resume, ...hooks], env: {} };
+    return { args: [...resume, ...hooks], env: { CODEX_HOME: home } };
   }
 
   listen(hint: (h: Hint) => void): void {
@@ -119,9 +126,12 @@ class CodexDriver implements Driver {
   private follow(payload: Record<string, unknown>): void {
     const id = payload['session_id'];
     if (typeof id !== 'string' || !UUID.test(id) || (id === this.session && this.rollout)) return;
-    const named = payload['transcript_path'];
+    // Named under the session's home, whose sessions/ is a link to the user's.
+    const ours = path.join(this.home, 'sessions') + path.sep;
+    const named = typeof payload['transcript_path'] === 'string' ? path.resolve(payload['transcript_path']) : '';
+    const shared = named.startsWith(ours) ? path.join(this.sessionsDir, named.slice(ours.length)) : named;
     this.session = id;
-    this.rollout = typeof named === 'string' && isRolloutOf(named, this.sessionsDir, id) ? path.resolve(named) : null;
+    this.rollout = isRolloutOf(shared, this.sessionsDir, id) ? shared : null;
     this.rolloutFile();
   }
 

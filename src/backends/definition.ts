@@ -169,9 +169,7 @@ export const BUILTIN: readonly BackendDefinition[] = [
     passEnv: ['OPENAI_*', 'CODEX_*', ...PROXIES],
     startup: {
       timeoutMs: 60_000,
-      // Not answered: "Trust this folder?" (a git repository Codex has not been told to trust).
-      // Codex records the answer in ~/.codex/config.toml, which the sandbox keeps read-only, and
-      // a -c override of it is ignored (measured): the start times out with the question in err.
+      // "Trust this folder?" does not come: the session's own CODEX_HOME trusts its folder (codex-home.ts).
       dialogs: [
         // Hooks of the user's not yet trusted stay so (ours are trusted by the driver's overrides).
         { match: /Hooks need review[\s\S]*3\. Continue without trusting/, keys: ['3'] },

@@ -6,14 +6,15 @@
  * user's daemon could write. What it does offer is GEMINI_CLI_HOME, the directory holding
  * `.gemini`. So each session gets its own: `<state dir>/gemini-home/.gemini`, where every entry
  * of the user's `.gemini` is a link to the original (chats, history, credentials, extensions,
- * trusted folders stay the user's, and go on being written there), except `settings.json`: a
- * copy of the user's with our hooks appended to theirs (theirs keep running). The user's own
- * files are never written.
+ * trusted folders stay the user's, and go on being written there; agent-home.ts), except
+ * `settings.json`: a copy of the user's with our hooks appended to theirs (theirs keep running).
+ * The user's own files are never written.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 
 import { homeDir } from '../sandbox/policy.js';
+import { linkEntries } from './agent-home.js';
 import { readRegular, writeOwnFile } from './untrusted.js';
 
 /** Directories Gemini CLI creates at first use: made in the user's `.gemini` first, so they are linked, not lost with the session. */
@@ -33,41 +34,10 @@ type Hooks = Record<string, unknown[]>;
  */
 export function sessionHome(env: NodeJS.ProcessEnv, root: string, hooks: Hooks): string {
   const user = geminiDir(env);
-  for (const d of KEEP) fs.mkdirSync(path.join(user, d), { recursive: true, mode: 0o700 });
   const dir = path.join(root, '.gemini');
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const theirs = new Set(fs.readdirSync(user).filter((n) => n !== 'settings.json'));
-  for (const name of new Set([...theirs, ...fs.readdirSync(dir)])) {
-    if (name !== 'settings.json') link(path.join(dir, name), theirs.has(name) ? path.join(user, name) : null);
-  }
+  linkEntries(user, dir, ['settings.json'], KEEP);
   writeOwnFile(path.join(dir, 'settings.json'), `${JSON.stringify(withHooks(userSettings(user), hooks), null, 2)}\n`, 0o600);
   return root;
-}
-
-/**
- * `at` a link to `target` (null: none). What else stands there is left alone unless it is an
- * empty directory: the sandbox's placeholder for a name the user did not have at the last start.
- */
-function link(at: string, target: string | null): void {
-  let st: fs.Stats | null = null;
-  try {
-    st = fs.lstatSync(at);
-  } catch {
-    // nothing there
-  }
-  try {
-    if (st?.isSymbolicLink()) {
-      if (target !== null && fs.readlinkSync(at) === target) return;
-      fs.unlinkSync(at);
-    } else if (st?.isDirectory() && target !== null) {
-      fs.rmdirSync(at); // fails, and is kept, unless empty
-    } else if (st) {
-      return;
-    }
-    if (target !== null) fs.symlinkSync(target, at);
-  } catch {
-    // in use (a mount of the sandbox's) or not empty: kept as it is
-  }
 }
 
 function userSettings(user: string): Record<string, unknown> {

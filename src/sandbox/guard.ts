@@ -40,6 +40,8 @@ export interface GuardInput {
   /** Directories only AnviLLM and this session use (the state and temporary directories): nothing outside runs from them. */
   private: string[];
   env: Env;
+  /** The user's own environment, when `env` (the session's) moves an agent's home: both are protected. */
+  userEnv?: Env;
   /** Absolute paths the policy releases, with where each was written. */
   unprotect: { path: string; origin: string }[];
 }
@@ -93,7 +95,7 @@ function candidates(input: GuardInput, writableDirs: string[], home: string, hom
     for (const d of git.dirs) out.push(...under(d, GIT_DIR, true));
   }
   if (homeWritable) out.push(...under(home, HOME, true));
-  for (const a of agentHomes(input.env)) if (isDir(a.base)) out.push(...under(a.base, a.names, true));
+  for (const a of agentHomes(input.env, input.userEnv)) if (isDir(a.base)) out.push(...under(a.base, a.names, true));
   return out;
 }
 

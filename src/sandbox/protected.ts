@@ -94,9 +94,11 @@ const CLAUDE: readonly ProtectedName[] = [
   ...['commands', 'agents', 'skills', 'hooks', 'plugins', 'output-styles'].map((n) => name(n, DIR, 'Claude Code runs or obeys it')),
 ];
 
-const CODEX: readonly ProtectedName[] = [
+export const CODEX: readonly ProtectedName[] = [
   name('config.toml', EMPTY_FILE, 'Codex: notify, hooks, MCP servers, model providers'),
   name('hooks.json', null, 'Codex: hooks; no empty file is neutral'),
+  // Codex loads $CODEX_HOME/.env into its environment (BASH_ENV, NODE_OPTIONS… reach every command it runs); an empty one is neutral.
+  name('.env', EMPTY_FILE, 'Codex loads its variables into every command it runs'),
   name('AGENTS.md', null, 'Codex obeys it; instructions, not commands'),
   ...['prompts', 'rules', 'skills', 'hooks', 'plugins'].map((n) => name(n, DIR, 'Codex runs or obeys it')),
 ];
@@ -116,21 +118,22 @@ const KIRO: readonly ProtectedName[] = ['agents', 'settings', 'steering', 'hooks
 
 /**
  * The agents' own homes, where the user's direct, unsandboxed run finds hooks, MCP servers and
- * notify programs: the default ones (the user's own run) and, when the session's environment
- * moves one ($CLAUDE_CONFIG_DIR, $CODEX_HOME, $GEMINI_CLI_HOME: a driver may give a session a home
- * of its own), that one too.
+ * notify programs: the default ones, the ones the user's environment moves ($CLAUDE_CONFIG_DIR,
+ * $CODEX_HOME, $GEMINI_CLI_HOME) and the ones the session's environment moves (a driver may give a
+ * session a home of its own, whose links lead back to the user's).
  */
-export function agentHomes(env: Env): { base: string; names: readonly ProtectedName[] }[] {
+export function agentHomes(env: Env, userEnv: Env = env): { base: string; names: readonly ProtectedName[] }[] {
   const home = homeDir(env);
-  const both = (moved: string | undefined, usual: string, names: readonly ProtectedName[]) =>
-    [...new Set([usual, moved || usual])].map((base) => ({ base, names }));
+  const homes = (usual: string, names: readonly ProtectedName[], moved: (e: Env) => string | undefined) =>
+    [...new Set([usual, moved(userEnv) || usual, moved(env) || usual])].map((base) => ({ base, names }));
+  const geminiHome = (e: Env) => e['GEMINI_CLI_HOME'] && path.join(e['GEMINI_CLI_HOME'], '.gemini');
   return [
     // Claude Code's state file (MCP servers) when $CLAUDE_CONFIG_DIR is not set, as in the user's
     // own run. Sessions keep theirs in the config directory (backends/claude.ts, sessionStateFile).
     { base: home, names: [name('.claude.json', null, 'Claude Code: MCP servers (sessions keep their own state file)')] },
-    ...both(env['CLAUDE_CONFIG_DIR'], path.join(home, '.claude'), CLAUDE),
-    ...both(env['CODEX_HOME'], path.join(home, '.codex'), CODEX),
-    ...both(env['GEMINI_CLI_HOME'] && path.join(env['GEMINI_CLI_HOME'], '.gemini'), path.join(home, '.gemini'), GEMINI),
+    ...homes(path.join(home, '.claude'), CLAUDE, (e) => e['CLAUDE_CONFIG_DIR']),
+    ...homes(path.join(home, '.codex'), CODEX, (e) => e['CODEX_HOME']),
+    ...homes(path.join(home, '.gemini'), GEMINI, geminiHome),
     { base: path.join(home, '.kiro'), names: KIRO },
   ];
 }

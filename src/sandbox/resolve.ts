@@ -23,6 +23,8 @@ export interface SessionContext {
   passEnv?: string[];
   /** The daemon's environment: values for templates and for the variables passed in. */
   env: Env;
+  /** The user's own environment when `env` moves an agent's home (a driver's CODEX_HOME): both homes are protected. */
+  userEnv?: Env;
   /**
    * The session's private temporary directory, for {TMPDIR} and $TMPDIR; default <stateDir>/tmp,
    * so a session never needs all of /tmp (where other sessions and users keep files).
@@ -238,7 +240,7 @@ export function resolveSession(policy: Policy, ctx: SessionContext): Resolved {
     path: expandTemplate(u.template, ctx, `${policy.file}:${u.line}: filesystem.unprotect`),
     origin: `${path.basename(policy.file)}:${u.line}`,
   }));
-  const protection = guard({ grants: paths, hidden, cwd: path.resolve(ctx.cwd), private: [ctx.stateDir, sessionTmpDir(ctx)], env: ctx.env, unprotect });
+  const protection = guard({ grants: paths, hidden, cwd: path.resolve(ctx.cwd), private: [ctx.stateDir, sessionTmpDir(ctx)], env: ctx.env, ...(ctx.userEnv ? { userEnv: ctx.userEnv } : {}), unprotect });
   keepExtraReadOnly(protection, paths, ctx.extra);
   return { paths, hidden, protection, env };
 }

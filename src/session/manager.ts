@@ -232,7 +232,7 @@ export class SessionManager {
     const wrapped = await explainRefusal(def.name, async () => wrap(
       this.sandbox.policy(),
       await this.sandbox.probe(),
-      { cwd, stateDir, agentPath, env: { ...this.env, ...env }, passEnv: [...def.passEnv, ...Object.keys(env)], ...(worktree ? { extra: worktreeGrants(this.env, worktree) } : {}) },
+      { cwd, stateDir, agentPath, env: { ...this.env, ...env }, userEnv: this.env, passEnv: [...def.passEnv, ...Object.keys(env)], ...(worktree ? { extra: worktreeGrants(this.env, worktree) } : {}) },
       { agentArgs: [...def.command.slice(1), ...extra.args], inherited },
     ));
     if (wrapped.warnings.length > 0) for (const w of wrapped.warnings) process.stderr.write(`anvillm: sandbox: ${w}\n`);

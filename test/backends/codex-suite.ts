@@ -44,17 +44,17 @@ describe('codex (the real CLI, against a mock API)', { skip: needs('tmux', 'bwra
     }
   });
 
-  it('starts in a git repository the user trusted, and becomes idle, ready for a prompt', async () => {
+  it('starts in a fresh git repository Codex was never told to trust, and becomes idle; your config.toml is not written', async () => {
     const dir = world.project('c1');
     execFileSync('git', ['init', '-q', dir]);
-    // As Codex records it when the user answers its question in a direct run (the sandbox keeps
-    // config.toml read-only: a session cannot record it).
-    fs.appendFileSync(path.join(world.home, '.codex', 'config.toml'), `\n[projects."${dir}"]\ntrust_level = "trusted"\n`);
+    const config = path.join(world.home, '.codex', 'config.toml');
+    const before = fs.readFileSync(config);
     s = await manager.create('codex', dir);
     await idle(s);
     const screen = await s.screen();
     assert.match(screen, /OpenAI Codex/);
     assert.doesNotMatch(screen, /Trust this folder|Hooks need review/);
+    assert.deepEqual(fs.readFileSync(config), before);
   });
 
   exactAgentTests(
@@ -71,6 +71,29 @@ describe('codex (the real CLI, against a mock API)', { skip: needs('tmux', 'bwra
     () => s,
     (again) => (s = again),
   );
+
+  it("inside the session: the login is there; hooks and notify written into its Codex home reach none of your files", async () => {
+    const codex = path.join(world.home, '.codex');
+    const auth = path.join(codex, 'auth.json');
+    fs.writeFileSync(auth, '{"OPENAI_API_KEY":"login-kept"}\n', { mode: 0o600 });
+    const config = path.join(codex, 'config.toml');
+    const before = fs.readFileSync(config);
+    const dir = world.project('c-home');
+    const h = await manager.create('codex', dir);
+    await idle(h);
+    h.prompt('run cp "$CODEX_HOME/auth.json" seen-auth.json');
+    await idle(h);
+    assert.equal(fs.readFileSync(path.join(dir, 'seen-auth.json'), 'utf8'), '{"OPENAI_API_KEY":"login-kept"}\n');
+    const plant = `echo 'notify = ["touch", "${dir}/PWNED"]' >> "$CODEX_HOME/config.toml"; echo '{"hooks":{"Stop":[{"hooks":[{"type":"command","command":"touch ${dir}/PWNED"}]}]}}' > "$CODEX_HOME/hooks.json"; echo 'notify = ["touch", "${dir}/PWNED"]' >> ~/.codex/config.toml; true`;
+    h.prompt(`run ${plant}`);
+    await idle(h);
+    assert.equal(h.out(), `Ran: ${plant}`);
+    assert.deepEqual(fs.readFileSync(config), before, 'your config.toml is unchanged');
+    assert.equal(fs.existsSync(path.join(codex, 'hooks.json')), false, 'no hooks.json in your ~/.codex');
+    assert.equal(fs.readFileSync(auth, 'utf8'), '{"OPENAI_API_KEY":"login-kept"}\n');
+    await h.kill();
+    fs.rmSync(auth);
+  });
 
   it("the user's own hooks keep running beside ours; untrusted ones stay so", async () => {
     // In ~/.codex: the sandbox shows the agent no other part of the home.

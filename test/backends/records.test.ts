@@ -1,7 +1,7 @@
 /**
  * The agents' own records as the drivers read them, on files the real CLIs wrote
  * (test/fixtures/records/, recorded with Codex 0.169.0 and Gemini CLI 0.61.0 against the mock
- * model API): these tests run without the CLIs installed. And Gemini's per-session home.
+ * model API): these tests run without the CLIs installed. And the per-session homes of Gemini and Codex.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -10,6 +10,7 @@ import { describe, it } from 'node:test';
 
 import { RolloutReader } from '../../src/backends/codex-rollout.js';
 import { ChatReader } from '../../src/backends/gemini-chat.js';
+import { codexSessionHome, trusting } from '../../src/backends/codex-home.js';
 import { sessionHome } from '../../src/backends/gemini-home.js';
 import { fixturesDir, tempDir } from '../helpers.js';
 
@@ -102,5 +103,46 @@ describe("Gemini CLI's per-session home", () => {
     } finally {
       remove();
     }
+  });
+});
+
+describe("Codex's per-session home", () => {
+  it("links every entry of the user's ~/.codex but config.toml, a copy trusting the session's repository", () => {
+    const { dir, remove } = tempDir();
+    try {
+      const user = path.join(dir, 'home', '.codex');
+      fs.mkdirSync(path.join(user, 'rules'), { recursive: true });
+      fs.writeFileSync(path.join(user, 'auth.json'), '{}');
+      const theirs = `model = "m"\n[hooks.state."${user}/hooks.json:stop:0:0"]\ntrusted_hash = "sha256:x"\n`;
+      fs.writeFileSync(path.join(user, 'config.toml'), theirs);
+      const repo = path.join(dir, 'repo');
+      fs.mkdirSync(path.join(repo, '.git', 'x'), { recursive: true });
+      fs.mkdirSync(path.join(repo, 'sub'));
+      const mine = codexSessionHome(user, path.join(dir, 'state', 'codex-home'), path.join(repo, 'sub'));
+      assert.deepEqual(fs.readdirSync(mine).sort(), ['auth.json', 'config.toml', 'rules', 'sessions', 'tmp']);
+      for (const n of ['auth.json', 'rules', 'sessions', 'tmp']) assert.equal(fs.readlinkSync(path.join(mine, n)), path.join(user, n));
+      // The user's trusted hooks are keyed by where the session's Codex finds them.
+      assert.equal(
+        fs.readFileSync(path.join(mine, 'config.toml'), 'utf8'),
+        `model = "m"\n[hooks.state."${mine}/hooks.json:stop:0:0"]\ntrusted_hash = "sha256:x"\n` +
+          `\n[projects.${JSON.stringify(path.join(repo, 'sub'))}]\ntrust_level = "trusted"\n\n[projects.${JSON.stringify(repo)}]\ntrust_level = "trusted"\n`,
+      );
+      assert.equal(fs.readFileSync(path.join(user, 'config.toml'), 'utf8'), theirs);
+      // What the agent left in the session's home does not outlive its start.
+      fs.writeFileSync(path.join(mine, 'hooks.json'), '{"hooks":{}}');
+      codexSessionHome(user, mine, repo);
+      assert.equal(fs.existsSync(path.join(mine, 'hooks.json')), false);
+    } finally {
+      remove();
+    }
+  });
+
+  it("trusts a folder the user's config names already, in its own table, whatever it said", () => {
+    const config = `a = 1\n[projects."/r"]\ntrust_level = "untrusted"\nother = 2\n[projects.'/s']\n[x]\ntrust_level = "kept"`;
+    assert.equal(
+      trusting(config, ['/r', '/s', '/t']),
+      `a = 1\n[projects."/r"]\ntrust_level = "trusted"\nother = 2\n[projects.'/s']\ntrust_level = "trusted"\n[x]\ntrust_level = "kept"\n\n[projects."/t"]\ntrust_level = "trusted"\n`,
+    );
+    assert.equal(trusting('', ['/t']), '\n[projects."/t"]\ntrust_level = "trusted"\n');
   });
 });

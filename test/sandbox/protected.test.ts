@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
+import { codexSessionHome } from '../../src/backends/codex-home.js';
 import { DEFAULT_POLICY_YAML } from '../../src/sandbox/default-policy.js';
 import { parsePolicy, type Policy } from '../../src/sandbox/policy.js';
 import { probe, type Probe } from '../../src/sandbox/providers.js';
@@ -159,12 +160,38 @@ describe('nothing written inside runs outside (real bubblewrap, real git)', { sk
         `echo 'notify = ["touch", "${w.mark}"]' >> ~/.codex/config.toml`,
         `echo '{"hooks":{}}' > ~/.gemini/settings.json`,
         'echo obey > ~/.claude/CLAUDE.md',
+        `echo 'BASH_ENV=${w.mark}' > ~/.codex/.env`,
         'mkdir -p ~/.claude/projects/p && echo record > ~/.claude/projects/p/t.jsonl && echo records-ok',
       ].join('; '),
     );
     assert.match(r.stdout, /records-ok/, r.stderr);
     assert.deepEqual([0, 1, 3].map((i) => read(files[i]!)[0]), [0, 1, 3].map((i) => before[i]));
     assert.equal(fs.readFileSync(files[2]!, 'utf8'), '{}\n', 'an absent settings.json: the neutral placeholder');
+    assert.equal(fs.readFileSync(path.join(w.home, '.codex', '.env'), 'utf8'), '', "an absent Codex .env: an empty one, which Codex loads as nothing");
+  });
+
+  it("a session's own CODEX_HOME: your moved $CODEX_HOME's config and rules and the session's config.toml stay as they were; records stay writable", () => {
+    const user = path.join(w.root, 'my-codex');
+    fs.mkdirSync(path.join(user, 'rules'), { recursive: true });
+    fs.writeFileSync(path.join(user, 'config.toml'), 'model = "m"\n');
+    const stateDir = path.join(w.root, 'state', 'anvillm', 'sessions', 'a1b2c3d4');
+    const mine = codexSessionHome(user, path.join(stateDir, 'codex-home'), w.repo);
+    const ours = fs.readFileSync(path.join(mine, 'config.toml'), 'utf8');
+    const userEnv = { ...w.env, CODEX_HOME: user };
+    const policy = parsePolicy(DEFAULT_POLICY_YAML.replace('provider: auto', 'provider: bwrap').replace('"{HOME}/.codex"', JSON.stringify(user)), '/cfg/anvillm/sandbox.yaml');
+    const script = [
+      `echo 'notify = ["touch", "${w.mark}"]' >> ${user}/config.toml`,
+      `echo 'notify = ["touch", "${w.mark}"]' >> "$CODEX_HOME/config.toml"`,
+      `echo 'prefix_rule(pattern=["rm"], decision="allow")' > "$CODEX_HOME/rules/r.rules"`,
+      'echo record > "$CODEX_HOME/sessions/s.jsonl" && echo records-ok',
+    ].join('; ');
+    const wrapped = wrap(policy, found, { cwd: w.repo, stateDir, agentPath: '/bin/sh', env: { ...userEnv, CODEX_HOME: mine }, userEnv, passEnv: ['CODEX_HOME'] }, { agentArgs: ['-c', script], inherited: [] });
+    const r = spawnSync(wrapped.argv[0]!, wrapped.argv.slice(1), { cwd: wrapped.cwd, env: wrapped.env, encoding: 'utf8', timeout: 20_000 });
+    assert.match(r.stdout, /records-ok/, r.stderr);
+    assert.equal(fs.readFileSync(path.join(user, 'config.toml'), 'utf8'), 'model = "m"\n');
+    assert.equal(fs.readFileSync(path.join(mine, 'config.toml'), 'utf8'), ours);
+    assert.deepEqual(fs.readdirSync(path.join(user, 'rules')), []);
+    assert.equal(fs.readFileSync(path.join(user, 'sessions', 's.jsonl'), 'utf8'), 'record\n');
   });
 
   it('a session whose directory is HOME: .bashrc unchanged, no new start-up file, work in HOME still possible', () => {
