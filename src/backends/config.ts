@@ -57,117 +57,148 @@ function keys(y: YamlFile, e: Entry): string[] {
   return list;
 }
 
-function parseBackend(y: YamlFile, name: string, node: Entry, known: Map<string, BackendDefinition>): BackendDefinition {
-  const fields = ['base', 'driver', 'label', 'command', 'install', 'env', 'pass_env', 'size', 'startup', 'state', 'stop_keys', 'submit', 'slash_commands', 'save', 'response'];
-  const entries = y.entries(node.value, node.field, fields);
-  // `base: claude` starts from another backend (a variant with other arguments, say).
+/** Reads one top-level field of a backend's definition into `def`. */
+type FieldReader = (y: YamlFile, e: Entry, def: BackendDefinition) => void;
+
+function readLabel(y: YamlFile, e: Entry, def: BackendDefinition): void {
+  def.label = y.string(e);
+  if (!LABEL.test(def.label)) y.fail(e.value, e.field, `"${def.label}" must be one word (letters, digits, - and _): it is an Acme tag command`);
+}
+
+function readCommand(y: YamlFile, e: Entry, def: BackendDefinition): void {
+  def.command = y.strings(e);
+  if (def.command.length === 0 || def.command[0] === '') y.fail(e.value, e.field, 'needs at least the program');
+}
+
+function readEnv(y: YamlFile, e: Entry, def: BackendDefinition): void {
+  def.env = y.stringMap(e);
+  for (const k of Object.keys(def.env)) if (!ENV_NAME.test(k) || k.endsWith('*')) y.fail(e.value, `${e.field}.${k}`, 'is not a variable name');
+}
+
+function readPassEnv(y: YamlFile, e: Entry, def: BackendDefinition): void {
+  def.passEnv = y.strings(e);
+  def.passEnv.forEach((n, i) => {
+    if (!ENV_NAME.test(n)) y.fail(e.value, `${e.field}[${i}]`, `"${n}" is not a variable name (or a prefix ending in *)`);
+  });
+}
+
+function readSize(y: YamlFile, e: Entry, def: BackendDefinition): void {
+  for (const s of y.entries(e.value, e.field, ['cols', 'rows'])) {
+    if (s.key === 'cols') def.size.cols = y.integer(s, 20, 1000);
+    else def.size.rows = y.integer(s, 5, 500);
+  }
+}
+
+/** startup.dialogs: a list of {match, keys}, both required. */
+function readDialogs(y: YamlFile, s: Entry): Dialog[] {
+  if (s.value !== null && !('items' in s.value)) y.fail(s.value, s.field, 'must be a list of {match, keys}');
+  const items = (s.value as { items?: unknown[] } | null)?.items ?? [];
+  return items.map((item, i): Dialog => {
+    const field = `${s.field}[${i}]`;
+    const parts = y.entries(item as Entry['value'], field, ['match', 'keys']);
+    const match = parts.find((p) => p.key === 'match');
+    const ks = parts.find((p) => p.key === 'keys');
+    if (!match || !ks) return y.fail(item as Entry['value'], field, 'needs both match and keys');
+    return { match: y.regex(match), keys: keys(y, ks) };
+  });
+}
+
+function readStartup(y: YamlFile, e: Entry, def: BackendDefinition): void {
+  for (const s of y.entries(e.value, e.field, ['timeout', 'dialogs', 'ready'])) {
+    if (s.key === 'timeout') def.startup.timeoutMs = duration(y, s);
+    else if (s.key === 'ready') def.startup.ready = y.regex(s);
+    else def.startup.dialogs = readDialogs(y, s);
+  }
+}
+
+function readState(y: YamlFile, e: Entry, def: BackendDefinition): void {
+  for (const s of y.entries(e.value, e.field, ['method', 'quiet_ms', 'busy', 'ready'])) {
+    if (s.key === 'method') def.state.method = y.oneOf(s, ['quiet', 'hooks'] as const);
+    else if (s.key === 'quiet_ms') def.state.quietMs = y.integer(s, 50, 60_000);
+    else if (s.key === 'busy') def.state.busy = y.regex(s);
+    else def.state.ready = y.regex(s);
+  }
+}
+
+function readSubmit(y: YamlFile, e: Entry, def: BackendDefinition): void {
+  for (const s of y.entries(e.value, e.field, ['keys', 'delay_ms'])) {
+    if (s.key === 'keys') def.submit.keys = keys(y, s);
+    else def.submit.delayMs = y.integer(s, 0, 10_000);
+  }
+}
+
+function readSlashCommands(y: YamlFile, e: Entry, def: BackendDefinition): void {
+  for (const s of y.entries(e.value, e.field, ['allow'])) {
+    def.slashCommands = y.strings(s);
+    def.slashCommands.forEach((c, i) => {
+      if (!c.startsWith('/')) y.fail(s.value, `${s.field}[${i}]`, `"${c}" must start with /`);
+    });
+  }
+}
+
+/** save: method transcript (the default when the method is left out), or command with save and load. */
+function readSave(y: YamlFile, e: Entry, def: BackendDefinition): void {
+  const parts = y.entries(e.value, e.field, ['method', 'save', 'load']);
+  const method = parts.find((p) => p.key === 'method');
+  const kind = method ? y.oneOf(method, ['transcript', 'command'] as const) : 'transcript';
+  if (kind === 'transcript') {
+    def.save = { method: 'transcript' };
+    return;
+  }
+  const save = parts.find((p) => p.key === 'save');
+  const load = parts.find((p) => p.key === 'load');
+  if (!save || !load) y.fail(e.value, e.field, 'method command needs save and load, each with {path}');
+  def.save = { method: 'command', save: y.string(save), load: y.string(load) };
+  for (const p of [save, load]) if (!y.string(p).includes('{path}')) y.fail(p.value, p.field, 'must contain {path}');
+}
+
+function readResponse(y: YamlFile, e: Entry, def: BackendDefinition): void {
+  for (const s of y.entries(e.value, e.field, ['strip', 'remove', 'source'])) {
+    if (s.key === 'source') def.response.source = y.oneOf(s, ['output', 'screen'] as const);
+    else def.response[s.key as 'strip' | 'remove'] = y.list(s).map((item, i) => y.regex(s, item, `${s.field}[${i}]`));
+  }
+}
+
+/** Every field but `base`, in the order the "unknown key" error lists them. */
+const READERS: Record<string, FieldReader> = {
+  driver: (y, e, def) => {
+    def.driver = y.oneOf(e, Object.keys(DRIVERS));
+  },
+  label: readLabel,
+  command: readCommand,
+  install: (y, e, def) => {
+    def.install = y.string(e);
+  },
+  env: readEnv,
+  pass_env: readPassEnv,
+  size: readSize,
+  startup: readStartup,
+  state: readState,
+  stop_keys: (y, e, def) => {
+    def.stopKeys = keys(y, e);
+  },
+  submit: readSubmit,
+  slash_commands: readSlashCommands,
+  save: readSave,
+  response: readResponse,
+};
+
+/**
+ * What the fields are read over: the backend's earlier definition (a built-in, or defaults), or
+ * with `base: claude` another backend's (a variant with other arguments, say) under this name.
+ */
+function baseDefinition(y: YamlFile, name: string, entries: Entry[], known: Map<string, BackendDefinition>): BackendDefinition {
   const baseEntry = entries.find((e) => e.key === 'base');
-  let base = known.get(name) ?? defaults(name);
-  if (baseEntry) {
-    const other = known.get(y.string(baseEntry));
-    if (!other) y.fail(baseEntry.value, baseEntry.field, `no backend "${y.string(baseEntry)}" to start from; have: ${[...known.keys()].join(' ')}`);
-    base = { ...other, name, label: capitalise(name) };
-  }
-  const def: BackendDefinition = structuredClone(base);
-  for (const e of entries) {
-    switch (e.key) {
-      case 'base':
-        break;
-      case 'driver':
-        def.driver = y.oneOf(e, Object.keys(DRIVERS));
-        break;
-      case 'label':
-        def.label = y.string(e);
-        if (!LABEL.test(def.label)) y.fail(e.value, e.field, `"${def.label}" must be one word (letters, digits, - and _): it is an Acme tag command`);
-        break;
-      case 'command':
-        def.command = y.strings(e);
-        if (def.command.length === 0 || def.command[0] === '') y.fail(e.value, e.field, 'needs at least the program');
-        break;
-      case 'install':
-        def.install = y.string(e);
-        break;
-      case 'env':
-        def.env = y.stringMap(e);
-        for (const k of Object.keys(def.env)) if (!ENV_NAME.test(k) || k.endsWith('*')) y.fail(e.value, `${e.field}.${k}`, 'is not a variable name');
-        break;
-      case 'pass_env':
-        def.passEnv = y.strings(e);
-        def.passEnv.forEach((n, i) => {
-          if (!ENV_NAME.test(n)) y.fail(e.value, `${e.field}[${i}]`, `"${n}" is not a variable name (or a prefix ending in *)`);
-        });
-        break;
-      case 'size':
-        for (const s of y.entries(e.value, e.field, ['cols', 'rows'])) {
-          if (s.key === 'cols') def.size.cols = y.integer(s, 20, 1000);
-          else def.size.rows = y.integer(s, 5, 500);
-        }
-        break;
-      case 'startup':
-        for (const s of y.entries(e.value, e.field, ['timeout', 'dialogs', 'ready'])) {
-          if (s.key === 'timeout') def.startup.timeoutMs = duration(y, s);
-          else if (s.key === 'ready') def.startup.ready = y.regex(s);
-          else {
-            if (s.value !== null && !('items' in s.value)) y.fail(s.value, s.field, 'must be a list of {match, keys}');
-            const items = (s.value as { items?: unknown[] } | null)?.items ?? [];
-            def.startup.dialogs = items.map((item, i): Dialog => {
-              const field = `${s.field}[${i}]`;
-              const parts = y.entries(item as Entry['value'], field, ['match', 'keys']);
-              const match = parts.find((p) => p.key === 'match');
-              const ks = parts.find((p) => p.key === 'keys');
-              if (!match || !ks) return y.fail(item as Entry['value'], field, 'needs both match and keys');
-              return { match: y.regex(match), keys: keys(y, ks) };
-            });
-          }
-        }
-        break;
-      case 'state':
-        for (const s of y.entries(e.value, e.field, ['method', 'quiet_ms', 'busy', 'ready'])) {
-          if (s.key === 'method') def.state.method = y.oneOf(s, ['quiet', 'hooks'] as const);
-          else if (s.key === 'quiet_ms') def.state.quietMs = y.integer(s, 50, 60_000);
-          else if (s.key === 'busy') def.state.busy = y.regex(s);
-          else def.state.ready = y.regex(s);
-        }
-        break;
-      case 'stop_keys':
-        def.stopKeys = keys(y, e);
-        break;
-      case 'submit':
-        for (const s of y.entries(e.value, e.field, ['keys', 'delay_ms'])) {
-          if (s.key === 'keys') def.submit.keys = keys(y, s);
-          else def.submit.delayMs = y.integer(s, 0, 10_000);
-        }
-        break;
-      case 'slash_commands':
-        for (const s of y.entries(e.value, e.field, ['allow'])) {
-          def.slashCommands = y.strings(s);
-          def.slashCommands.forEach((c, i) => {
-            if (!c.startsWith('/')) y.fail(s.value, `${s.field}[${i}]`, `"${c}" must start with /`);
-          });
-        }
-        break;
-      case 'save': {
-        const parts = y.entries(e.value, e.field, ['method', 'save', 'load']);
-        const method = parts.find((p) => p.key === 'method');
-        const kind = method ? y.oneOf(method, ['transcript', 'command'] as const) : 'transcript';
-        if (kind === 'transcript') def.save = { method: 'transcript' };
-        else {
-          const save = parts.find((p) => p.key === 'save');
-          const load = parts.find((p) => p.key === 'load');
-          if (!save || !load) y.fail(e.value, e.field, 'method command needs save and load, each with {path}');
-          def.save = { method: 'command', save: y.string(save), load: y.string(load) };
-          for (const p of [save, load]) if (!y.string(p).includes('{path}')) y.fail(p.value, p.field, 'must contain {path}');
-        }
-        break;
-      }
-      case 'response':
-        for (const s of y.entries(e.value, e.field, ['strip', 'remove', 'source'])) {
-          if (s.key === 'source') def.response.source = y.oneOf(s, ['output', 'screen'] as const);
-          else def.response[s.key as 'strip' | 'remove'] = y.list(s).map((item, i) => y.regex(s, item, `${s.field}[${i}]`));
-        }
-        break;
-    }
-  }
+  if (!baseEntry) return known.get(name) ?? defaults(name);
+  const other = known.get(y.string(baseEntry));
+  if (!other) y.fail(baseEntry.value, baseEntry.field, `no backend "${y.string(baseEntry)}" to start from; have: ${[...known.keys()].join(' ')}`);
+  return { ...other, name, label: capitalise(name) };
+}
+
+function parseBackend(y: YamlFile, name: string, node: Entry, known: Map<string, BackendDefinition>): BackendDefinition {
+  const entries = y.entries(node.value, node.field, ['base', ...Object.keys(READERS)]);
+  const def: BackendDefinition = structuredClone(baseDefinition(y, name, entries, known));
+  for (const e of entries) READERS[e.key]?.(y, e, def);
   if (def.state.method === 'hooks' && !def.driver) {
     y.fail(node.value, `${node.field}.state.method`, `hooks need a driver (driver: ${Object.keys(DRIVERS).join(' | ')}); use quiet`);
   }
