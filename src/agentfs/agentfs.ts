@@ -112,6 +112,8 @@ function eventLine(e: SessionEvent): string {
       return `${e.id} exit ${e.status ?? '-'}\n`;
     case 'error':
       return `${e.id} error ${lineField(e.text)}\n`;
+    case 'gone':
+      return `${e.id} gone\n`;
   }
 }
 
@@ -207,6 +209,10 @@ function sessionDir(session: Session, manager: SessionManager): DirNode {
 /** The agent/ tree over `manager`. */
 export function agentTree(manager: SessionManager): DirNode {
   const dirs = new Map<string, DirNode>();
+  // A killed session's directory goes with it (an open fid keeps its own node).
+  manager.subscribe((e) => {
+    if (e.kind === 'gone') dirs.delete(e.id);
+  });
   const dirOf = (s: Session): DirNode => {
     let d = dirs.get(s.id);
     if (!d) dirs.set(s.id, (d = sessionDir(s, manager)));

@@ -55,7 +55,8 @@ Interrupts what the agent is doing (its backend's stop keys, e.g. Escape) and dr
 prompts queued behind it; the session stays.`,
   kill: `usage: anvillm kill <id|alias>
 
-Ends the session and its agent; it stays listed as exited.`,
+Ends the session, its agent and every process the agent started; once they are gone the session
+leaves the list (a session that exited by itself stays listed until killed or restarted).`,
   alias: `usage: anvillm alias <id|alias> <name>
 
 Names the session: letters, digits, _ and -, unique, not 8 hex digits.`,
@@ -66,7 +67,8 @@ terminal. Detach with C-b d: the agent keeps running.`,
   events: `usage: anvillm events
 
 Prints every event from now on, one per line, until interrupted:
-  <id> new <backend> <cwd> | state <old> <new> | alias <name> | out | exit <status> | error <text>`,
+  <id> new <backend> <cwd> | state <old> <new> | alias <name> | out | exit <status> | error <text>
+  | gone (killed: it has left the list)`,
 };
 
 async function connect(io: CommandIO): Promise<Client> {
@@ -203,7 +205,7 @@ const commands: Record<string, (args: string[], io: CommandIO) => Promise<number
           // The answer is the next "out" (prompts queued ahead answer first: send one at a time).
           let ended = '';
           await awaitEvent(events, (w) => {
-            if (w[0] === id && (w[1] === 'exit' || w[1] === 'error')) ended = w.slice(1).join(' ');
+            if (w[0] === id && (w[1] === 'exit' || w[1] === 'error' || w[1] === 'gone')) ended = w.slice(1).join(' ');
             return w[0] === id && (w[1] === 'out' || ended !== '');
           });
           if (ended) throw new Error(`session ${id} ended before answering (${ended}); see ${id}/err`);
@@ -239,6 +241,7 @@ const commands: Record<string, (args: string[], io: CommandIO) => Promise<number
           try {
             await awaitEvent(events, (w) => {
               if (w[0] === id && w[1] === 'state') now = w[3] ?? now;
+              if (w[0] === id && w[1] === 'gone' && now !== state) throw new Error(`session ${id} was killed while ${now} (waited for ${state})`);
               return now === state;
             }, ms);
           } catch (e) {

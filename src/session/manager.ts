@@ -55,6 +55,7 @@ export class SessionManager {
       persist: () => this.persist(),
       aliasTaken: (alias, by) => this.reserved.has(alias) || [...this.sessions.values()].some((s) => s !== by && s.alias === alias),
       respawn: (s) => this.respawn(s),
+      remove: (s) => this.remove(s),
       transcriptsDir: path.join(configHome(this.env), 'anvillm', 'transcripts'),
       sessionDir: (id) => this.sessionDir(id),
     };
@@ -247,6 +248,13 @@ export class SessionManager {
       await this.tmux.watch(win.session);
     }
     this.persist();
+  }
+
+  private remove(session: Session): void {
+    if (this.sessions.get(session.id) !== session) return;
+    this.sessions.delete(session.id);
+    this.persist();
+    this.emit({ id: session.id, kind: 'gone' });
   }
 
   /** Detaches from tmux; the agents keep running there. */

@@ -36,6 +36,8 @@ export interface SessionHost {
   aliasTaken(alias: string, by: Session): boolean;
   /** Starts the agent again (re-reading the sandbox policy): in the same window, or a new one if it is gone. */
   respawn(session: Session): Promise<Place>;
+  /** A killed session's processes are gone: it leaves the list (with a `gone` event). */
+  remove(session: Session): void;
   /** Where Save without a path writes. */
   transcriptsDir: string;
   /** $XDG_STATE_HOME/anvillm/sessions/<id>: read-write inside the sandbox. */
@@ -449,5 +451,7 @@ export class Session {
     // status it never learnt (a daemon restart after an agent crashed) — taking every tmux session
     // down. Restart makes a new window.
     if (cause.kind === 'died') await this.host.tmux.killWindow(tmuxSession, windowId).catch(() => {});
+    // A kill removes; a session that ended by itself stays listed (a crash must be visible).
+    if (cause.kind === 'killed') this.host.remove(this);
   }
 }

@@ -19,4 +19,6 @@ export type SessionEvent =
   | { id: string; kind: 'alias'; alias: string }
   | { id: string; kind: 'out' }
   | { id: string; kind: 'exit'; status: number | null }
-  | { id: string; kind: 'error'; text: string };
+  | { id: string; kind: 'error'; text: string }
+  /** Killed, its processes gone: it has left the list. */
+  | { id: string; kind: 'gone' };

@@ -270,19 +270,23 @@ describe('Assist', { skip }, () => {
     w.acme.click(main.id, 'tag', main.tag.length, 1);
     await w.acme.type(main.id, 'tag', ` Kill ${second.pid}`);
     w.acme.sweep(main.id, 'tag', `Kill ${second.pid}`, 2);
-    await until(() => / exited /.test(row(w, second.id)), 'exited in the table');
+    await until(() => row(w, second.id) === '', 'the killed session to leave the table');
   });
 
-  it('Kill by alias and by id, typed in the tag and swept', async () => {
+  it('a crash stays in the table as exited; Kill by alias and by id, typed in the tag and swept, removes the row', async () => {
     const main = w.main();
     for (const [alias, by] of [['doomed', 'alias'], ['doomed2', 'id']] as const) {
       const s = await w.manager.create('fake', w.world.project(alias), alias);
       await until(() => row(w, s.id).includes('idle'), `${alias} idle in the table`);
+      if (by === 'alias') {
+        process.kill(s.pid, 'SIGKILL');
+        await until(() => / exited /.test(row(w, s.id)), `${alias}, crashed, exited in the table`);
+      }
       const word = by === 'alias' ? alias : s.id;
       w.acme.click(main.id, 'tag', main.tag.length, 1);
       await w.acme.type(main.id, 'tag', ` Kill ${word}`);
       w.acme.sweep(main.id, 'tag', `Kill ${word}`, 2);
-      await until(() => / exited /.test(row(w, s.id)), `${alias} exited in the table`);
+      await until(() => row(w, s.id) === '', `${alias} gone from the table`);
     }
   });
 
