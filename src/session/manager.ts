@@ -136,14 +136,18 @@ export class SessionManager {
     let win;
     let launch;
     let driver: Driver | null = null;
+    const stateDir = this.sessionDir(id);
     try {
-      const stateDir = this.sessionDir(id);
       fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
       driver = this.driver(def, id, dir, {});
       launch = await this.launch(def, dir, stateDir, agentPath, driver);
       win = await this.tmux.newWindow({ session: `anvillm-${def.name}`, name: id, cwd: dir, argv: launch.argv, env: launch.env, size: def.size });
     } catch (e) {
+      // A refused or failed start leaves nothing: its agent file, its state directory (a new id's,
+      // so all ours), and the placeholder that made its tmux session.
       driver?.close();
+      fs.rmSync(stateDir, { recursive: true, force: true });
+      await this.tmux.dropPlaceholder(`anvillm-${def.name}`);
       throw e;
     } finally {
       for (const c of claims) this.reserved.delete(c);
@@ -231,6 +235,7 @@ export class SessionManager {
     // Dead windows go before any control client attaches: tmux 3.3a can segfault attaching beside
     // a dead pane (see Session.onDeath), which would end every session on the server.
     for (const w of windows) if (w.dead) await this.tmux.killWindowDirectly(w.windowId).catch(() => {});
+    await this.tmux.dropPlaceholders('anvillm-');
     const defs = loadBackends(this.env);
     for (const rec of records) {
       const win = windows.find((w) => w.session === rec.tmuxSession && w.name === rec.id && w.windowId === rec.windowId);
@@ -258,10 +263,10 @@ export class SessionManager {
   }
 
   /** Detaches from tmux; the agents keep running there. */
-  close(): void {
+  async close(): Promise<void> {
     for (const s of this.sessions.values()) s.detach();
     this.unlisten();
-    this.tmux.close();
+    await this.tmux.close();
   }
 
   /** Ends every agent (daemon stop --kill-sessions). */

@@ -429,28 +429,29 @@ export class Session {
     this.exitWatch.unref();
   }
 
-  /** The one end, whatever the cause: timers and the driver's watchers (and its files) go first. */
+  /**
+   * The one end, whatever the cause: timers and the driver's watchers (and its files) go first,
+   * then the window and every process of the agent (a crashed agent's children, a start that
+   * timed out, an old agent a failed restart left): no process outlives its session. The dead
+   * agent's last screen is in err already. Measured: tmux 3.3a's server can segfault when a
+   * control client attaches to a session holding a dead pane whose exit status it never learnt
+   * (a daemon restart after an agent crashed), taking every tmux session down: no dead window
+   * stays. Restart makes a new window.
+   */
   private async end(cause: EndCause, from: State, announce: boolean): Promise<void> {
     this.stopWatching();
     const { tmuxSession, windowId, pid } = this.place;
-    if (cause.kind === 'killed') {
-      // Recorded before the window goes: a process that ignores the hangup or left the terminal's
-      // session (a daemon the agent started) is ended too.
-      const tree = pid ? [pid, ...descendants(pid)].map((p) => ({ pid: p, identity: processIdentity(p) })) : [];
-      await this.host.tmux.killWindow(tmuxSession, windowId);
-      await endTree(tree);
-    }
+    // Recorded before the window goes: a process that ignores the hangup or left the terminal's
+    // session (a daemon the agent started) is ended too.
+    const tree = pid ? [pid, ...descendants(pid)].map((p) => ({ pid: p, identity: processIdentity(p) })) : [];
+    await this.host.tmux.killWindow(tmuxSession, windowId).catch(() => {});
+    await endTree(tree);
     if (announce) {
       const to = this.state;
       this.host.emit({ id: this.id, kind: 'state', from, to });
       const failure = cause.kind === 'startTimeout' ? 'startup timed out' : cause.kind === 'restartFailed' ? 'restart failed' : null;
       this.host.emit(failure ? { id: this.id, kind: 'error', text: failure } : { id: this.id, kind: 'exit', status: cause.kind === 'died' ? cause.status : null });
     }
-    // The dead agent's last screen is kept in err; its window goes. Measured: tmux 3.3a's server
-    // can segfault when a control client attaches to a session holding a dead pane whose exit
-    // status it never learnt (a daemon restart after an agent crashed) — taking every tmux session
-    // down. Restart makes a new window.
-    if (cause.kind === 'died') await this.host.tmux.killWindow(tmuxSession, windowId).catch(() => {});
     // A kill removes; a session that ended by itself stays listed (a crash must be visible).
     if (cause.kind === 'killed') this.host.remove(this);
   }

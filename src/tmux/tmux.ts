@@ -256,20 +256,20 @@ export class Tmux {
     });
   }
 
-  /** Every window of the tmux sessions whose names start with `prefix` (re-adoption after a restart). */
   /** Kills a window without a control client (none must attach while a dead pane is there). */
   async killWindowDirectly(windowId: string): Promise<void> {
     await run('tmux', [...this.tmuxArgs, 'kill-window', '-t', windowId], { env: this.env });
   }
 
-  async listWindows(prefix: string): Promise<WindowInfo[]> {
+  /** Every window of the tmux sessions whose names start with `prefix` (re-adoption after a restart). */
+  async listWindows(prefix: string, withPlaceholders = false): Promise<WindowInfo[]> {
     try {
       const { stdout } = await run('tmux', [...this.tmuxArgs, 'list-windows', '-a', '-F', WINDOW_FORMAT], { env: this.env });
       return stdout
         .split('\n')
         .filter((l) => l !== '')
         .map(parseWindow)
-        .filter((w) => w.session.startsWith(prefix) && w.name !== PLACEHOLDER_NAME);
+        .filter((w) => w.session.startsWith(prefix) && (withPlaceholders || w.name !== PLACEHOLDER_NAME));
     } catch {
       return []; // no server running: nothing to adopt
     }
@@ -280,8 +280,25 @@ export class Tmux {
     return ['tmux', '-S', this.socketPath, 'attach-session', '-t', `${session}:${windowName}`];
   }
 
-  /** Detaches our control clients; the agents keep running in tmux. */
-  close(): void {
+  /**
+   * Removes the placeholder window a start made, if it is still there (a start refused or failed
+   * before its agent's window existed): a tmux session holding nothing else ends with it.
+   */
+  async dropPlaceholder(session: string): Promise<void> {
+    const client = this.clients.get(session);
+    if (!client) return;
+    await client.then((c) => c.command(commandLine(['kill-window', '-t', `${session}:${PLACEHOLDER_NAME}`]))).catch(() => {});
+  }
+
+  /** Removes the placeholders a daemon killed in the middle of a start left (none must outlive it). */
+  async dropPlaceholders(prefix: string): Promise<void> {
+    for (const w of await this.listWindows(prefix, true)) if (w.name === PLACEHOLDER_NAME) await this.killWindowDirectly(w.windowId).catch(() => {});
+  }
+
+  /** Detaches our control clients, placeholders removed first; the agents keep running in tmux. */
+  async close(): Promise<void> {
+    const sessions = [...this.clients.keys()];
+    await Promise.all(sessions.map((s) => this.dropPlaceholder(s)));
     for (const c of this.clients.values()) void c.then((client) => client.close(), () => {});
     this.clients.clear();
   }

@@ -152,7 +152,8 @@ describe('sessions on tmux with a fake agent', { skip: needs('tmux', 'bwrap') },
     const s = await manager.create('stuck', project('p6'));
     await until(() => s.state === 'error', 'the startup to time out');
     assert.match(s.err(), /did not become ready within 1 s/);
-    assert.ok(events.some((e) => e.id === s.id && e.kind === 'error'));
+    // Announced once its processes are gone.
+    await until(() => events.some((e) => e.id === s.id && e.kind === 'error'), 'the error event');
     await s.kill();
   });
 
@@ -163,6 +164,7 @@ describe('sessions on tmux with a fake agent', { skip: needs('tmux', 'bwrap') },
     await until(() => s.state === 'exited', 'the crash', 10_000);
     // tmux 3.3a sometimes never learns a pane's exit status (pane_dead_status stays empty even
     // seconds later; seen when windows of the same server are killed meanwhile): then it is unknown.
+    await until(() => events.some((e) => e.id === s.id && e.kind === 'exit'), 'the exit event');
     const exit = events.find((e) => e.id === s.id && e.kind === 'exit');
     assert.ok(exit && exit.kind === 'exit' && (exit.status === 3 || exit.status === null), JSON.stringify(exit));
     assert.match(s.err(), /exited with status (3|unknown)/);
