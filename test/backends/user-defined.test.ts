@@ -94,7 +94,7 @@ describe('a backend defined only in backends.yaml', { skip: needs('tmux', 'bwrap
   after(async () => {
     await posted.close();
     await manager.killAll().catch(() => {});
-    manager.close();
+    await manager.close();
     world.remove();
   });
 

@@ -63,7 +63,7 @@ describe('anvillm attach', { skip: needs('tmux', 'bwrap') }, () => {
     }
     await posted.close();
     await manager.killAll().catch(() => {});
-    manager.close();
+    await manager.close();
     world.remove();
   });
 

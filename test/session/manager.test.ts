@@ -32,7 +32,7 @@ describe('sessions on tmux with a fake agent', { skip: needs('tmux', 'bwrap') },
 
   after(async () => {
     await manager.killAll().catch(() => {});
-    manager.close();
+    await manager.close();
     world.remove();
   });
 
@@ -230,7 +230,7 @@ describe('sessions on tmux with a fake agent', { skip: needs('tmux', 'bwrap') },
       assert.equal(s.out(), 'You said: still there? (12 bytes)');
       await s.kill();
     } finally {
-      fresh.close();
+      await fresh.close();
     }
   });
 });
