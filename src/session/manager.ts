@@ -201,20 +201,18 @@ export class SessionManager {
     return { argv, env: wrapped.env, warnings: wrapped.warnings };
   }
 
-  /** Starts a session's agent again: where it runs now (a new window, same name, if the old one went with the agent). */
+  /**
+   * Starts a session's agent again, in a new window of the same name; the old window (if it is
+   * still there) closes once the new one exists, so its tmux session never ends on the way (see
+   * Tmux.killWindow for why no pane is respawned).
+   */
   private async respawn(session: Session): Promise<Place> {
     const agentPath = findOnPath(session.def.command[0]!, this.env);
     if (!agentPath) throw new Error(`${session.def.command[0]} is not installed: ${session.def.install}`);
     const launch = await this.launch(session.def, session.cwd, this.sessionDir(session.id), agentPath, session.driver);
-    const alive = await this.tmux.window(session.tmuxSession, session.windowId).catch(() => null);
-    if (!alive) {
-      const win = await this.tmux.newWindow({ session: `anvillm-${session.def.name}`, name: session.id, cwd: session.cwd, argv: launch.argv, env: launch.env, size: session.def.size });
-      return { tmuxSession: win.session, windowId: win.windowId, paneId: win.paneId, pid: win.pid };
-    }
-    const { tmuxSession, windowId, paneId } = session;
-    await this.tmux.respawn(tmuxSession, paneId, { cwd: session.cwd, argv: launch.argv, env: launch.env });
-    const info = await this.tmux.window(tmuxSession, windowId);
-    return { tmuxSession, windowId, paneId, pid: info?.pid ?? session.pid };
+    const win = await this.tmux.newWindow({ session: `anvillm-${session.def.name}`, name: session.id, cwd: session.cwd, argv: launch.argv, env: launch.env, size: session.def.size });
+    await this.tmux.killWindow(session.tmuxSession, session.windowId).catch(() => {});
+    return { tmuxSession: win.session, windowId: win.windowId, paneId: win.paneId, pid: win.pid };
   }
 
   /** After a tmux session ended or a window closed: sessions whose window is gone end. */

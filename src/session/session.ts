@@ -16,7 +16,7 @@ import type { Driver } from '../backends/driver.js';
 import type { Tmux } from '../tmux/tmux.js';
 import { aliasProblem } from './ids.js';
 import { stateOf, startingMachine, timerOf, type EndCause, type Effect, type Input, type Machine } from './phase.js';
-import { descendants, endTree, processIdentity } from './processes.js';
+import { descendants, endTree, processIdentity, strays, treeOf, type Tracked } from './processes.js';
 import { step, type Rules } from './rules.js';
 import { checkPath, saveConversation } from './saves.js';
 import type { Place, SessionRecord } from './store.js';
@@ -25,6 +25,8 @@ import type { SessionEvent, SessionInfo, State } from './types.js';
 const MAX_ERR = 64 * 1024;
 /** After the agent said its session ended, its death (with its status) is awaited this long from tmux before it is ended all the same. */
 const EXIT_GRACE_MS = 1500;
+/** Lifecycle commands of one session running or waiting at once; more are refused. */
+const MAX_COMMANDS = 8;
 
 /** What a session needs from the manager that owns it. */
 export interface SessionHost {
@@ -64,6 +66,11 @@ export class Session {
   private exitWatch: NodeJS.Timeout | null = null;
   /** The prompt being pasted and submitted (a stop key must not land inside it). */
   private submission: Promise<void> | null = null;
+  /** A restart is replacing the window: the old one's end (what tmux reports of it) is not the session's. */
+  private replacing = false;
+  /** The lifecycle command last queued (see serially). */
+  private lifecycle: Promise<unknown> = Promise.resolve();
+  private commands = 0;
   /** The end's cleanup, while it runs. */
   private ending: Promise<void> | null = null;
   private lastAnswer = '';
@@ -184,7 +191,48 @@ export class Session {
     return this.machine.queue.length;
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Runs a lifecycle command (restart, stop, kill, load, save) after those before it: never two
+   * at once, whatever the number of clients. Past a few waiting, more are refused.
+   */
+  private serially<T>(f: () => Promise<T>): Promise<T> {
+    if (this.commands >= MAX_COMMANDS) return Promise.reject(new Error(`session ${this.id} is busy: ${this.commands} commands are running or waiting; try again`));
+    this.commands++;
+    const run = this.lifecycle.then(f).finally(() => this.commands--);
+    this.lifecycle = run.catch(() => {});
+    return run;
+  }
+
+  stop(): Promise<void> {
+    return this.serially(() => this.stopNow());
+  }
+
+  kill(): Promise<void> {
+    return this.serially(async () => {
+      this.handle({ kind: 'end', cause: { kind: 'killed' } });
+      await this.ending;
+    });
+  }
+
+  restart(): Promise<void> {
+    return this.serially(() => this.restartNow());
+  }
+
+  save(target?: string): Promise<string> {
+    return this.serially(async () =>
+      saveConversation(
+        { def: this.def, id: this.id, cwd: this.cwd, driver: this.driver, conversation: this.conversation, type: (text) => this.sendCommand(text) },
+        { sessionDir: this.host.sessionDir(this.id), transcriptsDir: this.host.transcriptsDir },
+        target,
+      ),
+    );
+  }
+
+  load(target: string): Promise<void> {
+    return this.serially(() => this.loadNow(target));
+  }
+
+  private async stopNow(): Promise<void> {
     if (this.ended) return;
     this.handle({ kind: 'stop' });
     // A stop key typed into a paste still arriving would be lost (or end up in the prompt).
@@ -193,43 +241,36 @@ export class Session {
     this.handle({ kind: 'interrupted' });
   }
 
-  async kill(): Promise<void> {
-    this.handle({ kind: 'end', cause: { kind: 'killed' } });
-    await this.ending;
-  }
-
-  async restart(): Promise<void> {
+  /** The agent again, in a new window; resolves once the old agent's processes are gone. */
+  private async restartNow(): Promise<void> {
     const p = this.machine.phase;
     if (p.kind === 'ended' && p.killed) throw new Error(`session ${this.id} was killed: start a new one`);
     this.clearExitWatch();
     // Starting before the await: the old agent's last output must not end a turn.
     this.handle({ kind: 'restart' });
+    const old = treeOf(this.pid);
+    this.replacing = true;
     try {
       this.place = await this.host.respawn(this);
     } catch (e) {
       this.handle({ kind: 'end', cause: { kind: 'restartFailed', message: (e as Error).message } });
       await this.ending;
       throw e;
+    } finally {
+      this.replacing = false;
     }
     this.host.persist();
     this.handle({ kind: 'respawned' });
     this.listen();
+    await this.endProcesses(old);
   }
 
-  async save(target?: string): Promise<string> {
-    return saveConversation(
-      { def: this.def, id: this.id, cwd: this.cwd, driver: this.driver, conversation: this.conversation, type: (text) => this.sendCommand(text) },
-      { sessionDir: this.host.sessionDir(this.id), transcriptsDir: this.host.transcriptsDir },
-      target,
-    );
-  }
-
-  async load(target: string): Promise<void> {
+  private async loadNow(target: string): Promise<void> {
     checkPath(target);
     if (this.driver?.load && this.def.save.method !== 'command') {
       if (this.ended) throw new Error(`session ${this.id} has exited: start a new one`);
       this.driver.load(path.resolve(this.cwd, target));
-      await this.restart();
+      await this.restartNow();
       return;
     }
     const save = this.def.save;
@@ -275,7 +316,7 @@ export class Session {
 
   /** The agent's program ended with `status`. */
   async onDeath(status: number | null): Promise<void> {
-    if (this.ended) return;
+    if (this.ended || this.replacing) return;
     // Its last screen goes to err before the news of its end.
     const screen = await this.screen().catch(() => '');
     const lastLines = screen.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('Pane is dead')).slice(-20).join('\n');
@@ -285,6 +326,7 @@ export class Session {
 
   /** The window is gone (killed outside AnviLLM; a kill's own close comes after the session ended, and is ignored). */
   onGone(): void {
+    if (this.replacing) return;
     this.handle({ kind: 'end', cause: { kind: 'gone' } });
   }
 
@@ -419,6 +461,16 @@ export class Session {
     this.handle({ kind: 'looked', ticket, children, screen });
   }
 
+  /**
+   * Ends an old agent's processes (its window is closed): its tree as recorded, then whatever of
+   * this session's sandbox escaped that record (forked while its parent was ending), leaving the
+   * current agent's tree alone.
+   */
+  private async endProcesses(tree: Tracked[]): Promise<void> {
+    await endTree(tree);
+    await endTree(strays(this.host.sessionDir(this.id), this.ended ? null : this.pid), 0);
+  }
+
   /** The agent said its session ended: its death comes from tmux, or, if it does not, the session ends all the same. */
   private expectExit(): void {
     this.clearExitWatch();
@@ -443,9 +495,9 @@ export class Session {
     const { tmuxSession, windowId, pid } = this.place;
     // Recorded before the window goes: a process that ignores the hangup or left the terminal's
     // session (a daemon the agent started) is ended too.
-    const tree = pid ? [pid, ...descendants(pid)].map((p) => ({ pid: p, identity: processIdentity(p) })) : [];
+    const tree = treeOf(pid);
     await this.host.tmux.killWindow(tmuxSession, windowId).catch(() => {});
-    await endTree(tree);
+    await this.endProcesses(tree);
     if (announce) {
       const to = this.state;
       this.host.emit({ id: this.id, kind: 'state', from, to });

@@ -213,15 +213,6 @@ export class Tmux {
     return info;
   }
 
-  /** Ends the pane's program and starts `spec.argv` in the same window (same id, same name). */
-  async respawn(session: string, paneId: string, spec: Pick<WindowSpec, 'cwd' | 'argv' | 'env'>): Promise<void> {
-    if (spec.argv.length < 2) throw new TmuxError('an agent argv needs two or more words (tmux runs one word through sh -c)');
-    for (const key of this.reported) if (key.endsWith(paneId)) this.reported.delete(key);
-    const words = ['respawn-pane', '-k', '-t', paneId, '-c', formatLiteral(spec.cwd)];
-    for (const [k, v] of Object.entries(spec.env)) words.push('-e', `${k}=${v}`);
-    await this.commands(session, [[...words, '--', ...spec.argv]]);
-  }
-
   /**
    * Types `text` into a pane as one paste: bracketed when the program asked for it, newlines
    * kept as they are, so a multi-line prompt arrives as one submission.
@@ -249,6 +240,11 @@ export class Tmux {
     return lines[0] ? parseWindow(lines[0]) : null;
   }
 
+  /**
+   * Closes a window. There is no respawn-pane: tmux 3.3a's server exits
+   * ("fatal: not enough data", control.c) when a pane is respawned while a control client still
+   * has its earlier output to send — measured with restarts 15 ms apart, every session lost.
+   */
   async killWindow(session: string, windowId: string): Promise<void> {
     for (const key of this.reported) if (key.startsWith(`${windowId}%`)) this.reported.delete(key);
     await this.command(session, ['kill-window', '-t', windowId]).catch((e: unknown) => {

@@ -12,7 +12,7 @@ import { SessionManager } from '../../src/session/manager.js';
 import type { Session } from '../../src/session/session.js';
 import type { SessionEvent, State } from '../../src/session/types.js';
 import { fakeEnv, type FakeEnv } from '../fixtures/fake-env.js';
-import { needs, repoRoot, until } from '../helpers.js';
+import { alive, needs, repoRoot, until } from '../helpers.js';
 
 
 
@@ -126,13 +126,17 @@ describe('sessions on tmux with a fake agent', { skip: needs('tmux', 'bwrap') },
     await assert.rejects(manager.create('fake', path.join(world.root, 'home', '.config', 'anvillm', 'backends.yaml')), /is not a directory/);
   });
 
-  it('restart: the same id and window, a new agent process, starting again', async () => {
+  it('restart: the same id, a new window of the same name, a new agent process, starting again', async () => {
     const s = manager.get('first')!;
     const [windowId, pid] = [s.windowId, s.pid];
     await s.restart();
     assert.equal(s.state, 'starting');
+    assert.equal(alive(pid), false, 'the old agent is gone once restart returns');
     await idle(s);
-    assert.deepEqual([s.id, s.windowId], [manager.get('first')!.id, windowId]);
+    assert.equal(manager.get('first'), s);
+    assert.notEqual(s.windowId, windowId, 'a new window: tmux 3.3a cannot respawn a pane safely');
+    const windows = await manager.tmux.listWindows('anvillm-');
+    assert.deepEqual(windows.filter((w) => w.name === s.id).map((w) => w.windowId), [s.windowId], 'one window of its name');
     assert.notEqual(s.pid, pid, 'a new process');
     s.prompt('after restart');
     await idle(s);
