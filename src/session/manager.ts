@@ -87,8 +87,9 @@ export class SessionManager {
     for (const l of this.listeners) l(e);
   }
 
+  /** Every listed session: those that ended by themselves too, so that a restart can bring them back. */
   private persist(): void {
-    writeRecords(this.recordsFile, this.live().map((s) => s.record()));
+    writeRecords(this.recordsFile, [...this.sessions.values()].map((s) => s.record()));
   }
 
   subscribe(listener: (e: SessionEvent) => void): () => void {
@@ -211,7 +212,8 @@ export class SessionManager {
     if (!agentPath) throw new Error(`${session.def.command[0]} is not installed: ${session.def.install}`);
     const launch = await this.launch(session.def, session.cwd, this.sessionDir(session.id), agentPath, session.driver);
     const win = await this.tmux.newWindow({ session: `anvillm-${session.def.name}`, name: session.id, cwd: session.cwd, argv: launch.argv, env: launch.env, size: session.def.size });
-    await this.tmux.killWindow(session.tmuxSession, session.windowId).catch(() => {});
+    // (A tmux server started again, after a reboot, may have given the new window the old id.)
+    if (win.windowId !== session.windowId) await this.tmux.killWindow(session.tmuxSession, session.windowId, session.id).catch(() => {});
     return { tmuxSession: win.session, windowId: win.windowId, paneId: win.paneId, pid: win.pid };
   }
 
@@ -224,8 +226,10 @@ export class SessionManager {
   }
 
   /**
-   * Re-adopts the sessions a previous daemon recorded whose windows are still alive; the others
-   * are dropped, each with an exit event.
+   * Re-adopts the sessions a previous daemon recorded: those whose windows are still alive run on;
+   * those whose window is gone (a reboot, the tmux server ended, a crash) are listed as exited,
+   * so `restart` brings them back in their directory, with their conversation where the driver
+   * can resume it (its record). A record whose backend is gone is dropped, with an exit event.
    */
   async adopt(): Promise<void> {
     const records = readRecords(this.recordsFile);
@@ -238,13 +242,18 @@ export class SessionManager {
     for (const rec of records) {
       const win = windows.find((w) => w.session === rec.tmuxSession && w.name === rec.id && w.windowId === rec.windowId);
       const def = defs.find((d) => d.name === rec.backend);
-      if (!win || win.dead || !def || this.sessions.has(rec.id)) {
-        // What its driver left for the agent (Kiro's agent file) goes with it.
-        if (def && !this.sessions.has(rec.id)) this.driver(def, rec.id, rec.cwd, rec.driver ?? {})?.close();
+      if (!def || this.sessions.has(rec.id)) {
         this.emit({ id: rec.id, kind: 'exit', status: win?.deadStatus ?? null });
         continue;
       }
       const driver = this.driver(def, rec.id, rec.cwd, rec.driver ?? {});
+      if (!win || win.dead) {
+        // What its driver left for the agent (Kiro's agent file) goes until a restart; its pid
+        // may be another process's by now.
+        driver?.close();
+        this.sessions.set(rec.id, new Session(this.host, def, rec.id, rec.cwd, { ...rec, pid: 0 }, driver, 'exited'));
+        continue;
+      }
       const session = new Session(this.host, def, rec.id, rec.cwd, { ...rec, paneId: win.paneId, pid: win.pid }, driver);
       this.sessions.set(rec.id, session);
       session.adopt(); // before any await: its startup check must not run first

@@ -88,6 +88,8 @@ export class Session {
     record: Partial<SessionRecord> & Place,
     /** The backend's driver, when it has one: state and turns come from it. */
     readonly driver: Driver | null = null,
+    /** `exited`: a recorded session whose agent is gone (kept by a restarted daemon, for restart). */
+    initial: 'starting' | 'exited' = 'starting',
   ) {
     this.alias = record.alias ?? null;
     this.contextText = record.context ?? '';
@@ -96,6 +98,7 @@ export class Session {
     this.place = { tmuxSession: record.tmuxSession, windowId: record.windowId, paneId: record.paneId, pid: record.pid };
     this.rules = { def, driver: !driver ? 'none' : driver.turns === false ? 'hints' : 'turns' };
     this.machine = startingMachine(Date.now(), def.startup.timeoutMs, def.state.quietMs);
+    if (initial === 'exited') this.machine = { ...this.machine, phase: { kind: 'ended', state: 'exited', killed: false } };
     this.armTimer();
     // Once the caller has set the session up (adopt): reports waiting since a restart then count.
     queueMicrotask(() => {
@@ -246,9 +249,10 @@ export class Session {
     const p = this.machine.phase;
     if (p.kind === 'ended' && p.killed) throw new Error(`session ${this.id} was killed: start a new one`);
     this.clearExitWatch();
+    // An ended agent's pid may be another process's by now.
+    const old = this.ended ? [] : treeOf(this.pid);
     // Starting before the await: the old agent's last output must not end a turn.
     this.handle({ kind: 'restart' });
-    const old = treeOf(this.pid);
     this.replacing = true;
     try {
       this.place = await this.host.respawn(this);
@@ -495,8 +499,9 @@ export class Session {
     const { tmuxSession, windowId, pid } = this.place;
     // Recorded before the window goes: a process that ignores the hangup or left the terminal's
     // session (a daemon the agent started) is ended too.
-    const tree = treeOf(pid);
-    await this.host.tmux.killWindow(tmuxSession, windowId).catch(() => {});
+    // (Only the tree of an agent that was running: an ended one's pid may be another process's.)
+    const tree = announce ? treeOf(pid) : [];
+    await this.host.tmux.killWindow(tmuxSession, windowId, this.id).catch(() => {});
     await this.endProcesses(tree);
     if (announce) {
       const to = this.state;

@@ -245,8 +245,11 @@ export class Tmux {
    * ("fatal: not enough data", control.c) when a pane is respawned while a control client still
    * has its earlier output to send — measured with restarts 15 ms apart, every session lost.
    */
-  async killWindow(session: string, windowId: string): Promise<void> {
+  async killWindow(session: string, windowId: string, name?: string): Promise<void> {
     for (const key of this.reported) if (key.startsWith(`${windowId}%`)) this.reported.delete(key);
+    // A recorded window id may name another window by now: a tmux server started again numbers
+    // its windows from the start (after a reboot, a session kept as exited still holds its old one).
+    if (name !== undefined && (await this.window(session, windowId))?.name !== name) return;
     await this.command(session, ['kill-window', '-t', windowId]).catch((e: unknown) => {
       if (!(e instanceof TmuxError && GONE.test(e.message))) throw e;
     });
