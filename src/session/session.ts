@@ -417,7 +417,8 @@ export class Session {
       case 'expectExit':
         return this.expectExit();
       case 'end':
-        this.ending = this.end(e.cause, e.from, e.announce);
+        // After an end still running (a kill during a crash's cleanup): its events come first.
+        this.ending = (this.ending ?? Promise.resolve()).catch(() => {}).then(() => this.end(e.cause, e.from, e.announce));
         return;
     }
   }
