@@ -115,3 +115,12 @@ export async function endTree(tree: Tracked[], graceMs = 1000): Promise<void> {
   }
   await wait(500);
 }
+
+/**
+ * Ends an agent's processes once its window is closed: its tree as recorded, then whatever of
+ * the session's sandbox escaped that record (see strays), leaving the tree of `keep` alone.
+ */
+export async function endAgent(tree: Tracked[], sessionDir: string, keep: number | null): Promise<void> {
+  await endTree(tree);
+  await endTree(strays(sessionDir, keep), 0);
+}

@@ -16,9 +16,10 @@ import type { Driver } from '../backends/driver.js';
 import type { Tmux } from '../tmux/tmux.js';
 import { aliasProblem } from './ids.js';
 import { stateOf, startingMachine, timerOf, type EndCause, type Effect, type Input, type Machine } from './phase.js';
-import { descendants, endTree, processIdentity, strays, treeOf, type Tracked } from './processes.js';
+import { descendants, endAgent, processIdentity, treeOf, type Tracked } from './processes.js';
 import { step, type Rules } from './rules.js';
 import { checkPath, saveConversation } from './saves.js';
+import { Serial } from './serial.js';
 import type { Place, SessionRecord } from './store.js';
 import type { SessionEvent, SessionInfo, State } from './types.js';
 
@@ -68,9 +69,8 @@ export class Session {
   private submission: Promise<void> | null = null;
   /** A restart is replacing the window: the old one's end (what tmux reports of it) is not the session's. */
   private replacing = false;
-  /** The lifecycle command last queued (see serially). */
-  private lifecycle: Promise<unknown> = Promise.resolve();
-  private commands = 0;
+  /** Lifecycle commands (restart, stop, kill, load, save), one at a time. */
+  private readonly lifecycle = new Serial(MAX_COMMANDS, (n) => `session ${this.id} is busy: ${n} commands are running or waiting; try again`);
   /** The end's cleanup, while it runs. */
   private ending: Promise<void> | null = null;
   private lastAnswer = '';
@@ -194,35 +194,23 @@ export class Session {
     return this.machine.queue.length;
   }
 
-  /**
-   * Runs a lifecycle command (restart, stop, kill, load, save) after those before it: never two
-   * at once, whatever the number of clients. Past a few waiting, more are refused.
-   */
-  private serially<T>(f: () => Promise<T>): Promise<T> {
-    if (this.commands >= MAX_COMMANDS) return Promise.reject(new Error(`session ${this.id} is busy: ${this.commands} commands are running or waiting; try again`));
-    this.commands++;
-    const run = this.lifecycle.then(f).finally(() => this.commands--);
-    this.lifecycle = run.catch(() => {});
-    return run;
-  }
-
   stop(): Promise<void> {
-    return this.serially(() => this.stopNow());
+    return this.lifecycle.run(() => this.stopNow());
   }
 
   kill(): Promise<void> {
-    return this.serially(async () => {
+    return this.lifecycle.run(async () => {
       this.handle({ kind: 'end', cause: { kind: 'killed' } });
       await this.ending;
     });
   }
 
   restart(): Promise<void> {
-    return this.serially(() => this.restartNow());
+    return this.lifecycle.run(() => this.restartNow());
   }
 
   save(target?: string): Promise<string> {
-    return this.serially(async () =>
+    return this.lifecycle.run(async () =>
       saveConversation(
         { def: this.def, id: this.id, cwd: this.cwd, driver: this.driver, conversation: this.conversation, type: (text) => this.sendCommand(text) },
         { sessionDir: this.host.sessionDir(this.id), transcriptsDir: this.host.transcriptsDir },
@@ -232,7 +220,7 @@ export class Session {
   }
 
   load(target: string): Promise<void> {
-    return this.serially(() => this.loadNow(target));
+    return this.lifecycle.run(() => this.loadNow(target));
   }
 
   private async stopNow(): Promise<void> {
@@ -466,14 +454,9 @@ export class Session {
     this.handle({ kind: 'looked', ticket, children, screen });
   }
 
-  /**
-   * Ends an old agent's processes (its window is closed): its tree as recorded, then whatever of
-   * this session's sandbox escaped that record (forked while its parent was ending), leaving the
-   * current agent's tree alone.
-   */
-  private async endProcesses(tree: Tracked[]): Promise<void> {
-    await endTree(tree);
-    await endTree(strays(this.host.sessionDir(this.id), this.ended ? null : this.pid), 0);
+  /** Ends an old agent's processes (its window is closed), leaving the current agent's alone. */
+  private endProcesses(tree: Tracked[]): Promise<void> {
+    return endAgent(tree, this.host.sessionDir(this.id), this.ended ? null : this.pid);
   }
 
   /** The agent said its session ended: its death comes from tmux, or, if it does not, the session ends all the same. */
@@ -488,12 +471,9 @@ export class Session {
 
   /**
    * The one end, whatever the cause: timers and the driver's watchers (and its files) go first,
-   * then the window and every process of the agent (a crashed agent's children, a start that
-   * timed out, an old agent a failed restart left): no process outlives its session. The dead
-   * agent's last screen is in err already. Measured: tmux 3.3a's server can segfault when a
-   * control client attaches to a session holding a dead pane whose exit status it never learnt
-   * (a daemon restart after an agent crashed), taking every tmux session down: no dead window
-   * stays. Restart makes a new window.
+   * then the window and every process of the agent: no process outlives its session, and no dead
+   * window stays (tmux 3.3a can segfault when a control client attaches beside a dead pane whose
+   * status it never learnt). A dead agent's last screen is in err already.
    */
   private async end(cause: EndCause, from: State, announce: boolean): Promise<void> {
     this.stopWatching();
