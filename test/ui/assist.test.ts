@@ -205,8 +205,16 @@ describe('Assist', { skip }, () => {
     const main = w.main();
     w.acme.select(main.id, 'body', first);
     w.acme.chord21(main.id, 'tag', 'Attach');
-    await until(() => fs.existsSync(argvFile), 'the terminal');
-    const argv = JSON.parse(fs.readFileSync(argvFile, 'utf8')) as string[];
+    // (The stand-in terminal may be caught mid-write: its whole argv is awaited.)
+    let argv: string[] = [];
+    await until(() => {
+      try {
+        argv = JSON.parse(fs.readFileSync(argvFile, 'utf8')) as string[];
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'the terminal');
     assert.equal(argv[0], 'tmux');
     assert.ok(argv.includes('attach-session'));
     assert.ok(argv.some((a) => a.endsWith(`:${first}`) || a.includes(first)), argv.join(' '));
