@@ -17,12 +17,13 @@ import { HookInbox, installHook } from '../src/backends/hook-inbox.js';
 import { Client } from '../src/ninep/client.js';
 import { OREAD } from '../src/ninep/constants.js';
 import { findOnPath } from '../src/sandbox/resolve.js';
+import type { SessionManager } from '../src/session/manager.js';
 import { claudeProgram, claudeWorld } from '../test/fixtures/claude-env.js';
 import { serve } from '../test/helpers.js';
 
 const PROMPTS = 12;
 
-function percentile(xs: number[], p: number): number {
+export function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 }
@@ -51,13 +52,19 @@ async function hookLatency(runs: number): Promise<number[]> {
   return times;
 }
 
-export async function benchClaude(line: (label: string, value: string, rest: string) => void): Promise<void> {
-  if (!claudeProgram() || !findOnPath('tmux', process.env) || !findOnPath('bwrap', process.env)) {
-    console.log('claude: skipped (needs tmux, bubblewrap and npm ci for the pinned Claude Code)');
-    return;
-  }
-  const world = await claudeWorld();
-  const srv = await serve(agentTree(world.manager));
+/**
+ * `prompts` prompts written to agent/<id>/in of a new `backend` session (the first, which may
+ * carry the agent's own extra requests, not counted): prompt written → `state running` on
+ * agent/events, and the mock's last byte (`lastByteAt()`) → `state idle`, `out` checked each time.
+ */
+export async function promptLatencies(
+  manager: SessionManager,
+  backend: string,
+  dir: string,
+  lastByteAt: () => number,
+  prompts: number,
+): Promise<{ toRunning: number[]; toIdle: number[] }> {
+  const srv = await serve(agentTree(manager));
   const client = await Client.dial(`unix!${srv.socketPath}`);
   try {
     const events = await client.open('events', OREAD);
@@ -69,14 +76,13 @@ export async function benchClaude(line: (label: string, value: string, rest: str
       return at;
     };
     const ctl = await client.open('ctl', 2);
-    await ctl.write(`new claude ${world.project('bench')}`);
+    await ctl.write(`new ${backend} ${dir}`);
     const id = (await ctl.read()).toString().trim();
     await ctl.close();
     await waitLine(new RegExp(`${id} state starting idle`));
-
     const toRunning: number[] = [];
     const toIdle: number[] = [];
-    for (let i = 0; i <= PROMPTS; i++) {
+    for (let i = 0; i <= prompts; i++) {
       const input = await client.open(`${id}/in`, 1);
       await input.write(`bench prompt ${i}`);
       const written = performance.now();
@@ -84,20 +90,34 @@ export async function benchClaude(line: (label: string, value: string, rest: str
       const running = await waitLine(new RegExp(`${id} state idle running`));
       const idle = await waitLine(new RegExp(`${id} state running idle`));
       const out = (await client.readFile(`${id}/out`)).toString();
-      if (out !== `Echo: bench prompt ${i}`) throw new Error(`out was ${JSON.stringify(out)}`);
-      if (i === 0) continue; // the first prompt also asks for a title
+      if (out !== `Echo: bench prompt ${i}`) throw new Error(`${backend}: out was ${JSON.stringify(out)}`);
+      if (i === 0) continue;
       toRunning.push(running - written);
-      toIdle.push(idle - world.mock.lastByteAt);
+      toIdle.push(idle - lastByteAt());
     }
     await events.close();
-    const fmt = (xs: number[]) => `${percentile(xs, 50).toFixed(1)} ms`;
-    line('claude: prompt written → running', fmt(toRunning), `median; p95 ${percentile(toRunning, 95).toFixed(1)} ms, ${PROMPTS} prompts through agent/`);
-    line("claude: mock's last byte → idle", fmt(toIdle), `median; p95 ${percentile(toIdle, 95).toFixed(1)} ms (target ≤ 50 ms p95; the original ≥ 400 ms)`);
-    const hooks = await hookLatency(30);
-    line('claude: hook run → daemon has it', fmt(hooks), `median; p95 ${percentile(hooks, 95).toFixed(1)} ms, 30 runs: our share; Claude Code itself runs its Stop hook 30–100 ms after the last byte`);
+    return { toRunning, toIdle };
   } finally {
     client.close();
     await srv.close();
+  }
+}
+
+export const ms = (xs: number[], p: number) => `${percentile(xs, p).toFixed(1)} ms`;
+
+export async function benchClaude(line: (label: string, value: string, rest: string) => void): Promise<void> {
+  if (!claudeProgram() || !findOnPath('tmux', process.env) || !findOnPath('bwrap', process.env)) {
+    console.log('claude: skipped (needs tmux, bubblewrap and npm ci for the pinned Claude Code)');
+    return;
+  }
+  const world = await claudeWorld();
+  try {
+    const { toRunning, toIdle } = await promptLatencies(world.manager, 'claude', world.project('bench'), () => world.mock.lastByteAt, PROMPTS);
+    line('claude: prompt written → running', ms(toRunning, 50), `median; p95 ${ms(toRunning, 95)}, ${PROMPTS} prompts through agent/`);
+    line("claude: mock's last byte → idle", ms(toIdle, 50), `median; p95 ${ms(toIdle, 95)} (target ≤ 50 ms p95; the original ≥ 400 ms)`);
+    const hooks = await hookLatency(30);
+    line('claude: hook run → daemon has it', ms(hooks, 50), `median; p95 ${ms(hooks, 95)}, 30 runs: our share; Claude Code itself runs its Stop hook 30–100 ms after the last byte`);
+  } finally {
     await world.close();
   }
 }

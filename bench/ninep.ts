@@ -23,6 +23,18 @@ export function bigContents(): Buffer {
   return b;
 }
 
+/**
+ * How a bench server process ends: on SIGTERM, SIGINT, or when stdin closes (the bench died),
+ * through `stop`, which exits with process.exit so that `node --cpu-prof` writes its profile.
+ */
+export function stopWhenTold(stop: () => void): void {
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.stdin.on('end', stop);
+  process.stdin.on('error', stop);
+  process.stdin.resume();
+}
+
 const TAG = 1;
 const ROOT_FID = 0;
 const FID = 1;
@@ -176,6 +188,10 @@ export function runRounds(
       next();
     }
   });
+}
+
+export async function connectAll(socketPath: string, n: number, msize = MSIZE): Promise<RawConn[]> {
+  return Promise.all(Array.from({ length: n }, () => RawConn.connect(socketPath, msize)));
 }
 
 const SMALL_LEN = Buffer.byteLength(SMALL_CONTENTS);

@@ -6,6 +6,10 @@
  *                      generator are pinned to CPUs of their own with taskset, when there is one)
  *   --profile[=DIR]    run the server under `node --cpu-prof`, profile written to DIR
  *                      (default bench-profiles/), to open in Chrome DevTools or speedscope
+ *   --against=DIR|REV  also measure another checkout's 9P server beside ours (a directory, or a
+ *                      git revision checked out and built under the temp directory): server CPU
+ *                      per round of each, and the ratio against the target (bench/compare.ts)
+ *   --9p               only the 9P figures (no sessions, no Claude Code)
  *
  * The server (bench/server.ts: a ramfs with the files pre-created) runs as a process of its own on a
  * unix socket; this process is only the load generator, a raw client with pre-encoded requests
@@ -17,16 +21,17 @@
  * which in a VM costs several times the server's own work, and left to the scheduler the figures
  * flip between the two cases from run to run.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { Client } from '../src/ninep/client.js';
 import { IOHDRSZ } from '../src/ninep/constants.js';
-import { BIG_SIZE, MSIZE, RawConn, SMALL_CONTENTS, SMALL_FILE, bigContents, bigRound, runRounds, smallRound } from './ninep.js';
+import { BIG_SIZE, SMALL_CONTENTS, SMALL_FILE, bigContents, bigRound, connectAll, runRounds, smallRound } from './ninep.js';
+import { compareWith } from './compare.js';
+import { measure, placement, startServer, type Figures, type ServerProcess } from './process.js';
 import { benchClaude } from './claude.js';
+import { benchRealAgents } from './real-agents.js';
 import { benchSessions } from './sessions.js';
 
 interface Options {
@@ -34,6 +39,10 @@ interface Options {
   warmup: number;
   profileDir: string | null;
   pin: boolean;
+  /** A checkout (directory or git revision) whose 9P server to measure beside ours. */
+  against: string | null;
+  /** Only the 9P figures: no sessions, no Claude Code. */
+  only9p: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -41,6 +50,8 @@ function parseOptions(argv: string[]): Options {
   let warmup = 0.5;
   let profileDir: string | null = null;
   let pin = true;
+  let against: string | null = null;
+  let only9p = false;
   for (const arg of argv) {
     if (arg === '--quick') {
       seconds = 1;
@@ -49,10 +60,14 @@ function parseOptions(argv: string[]): Options {
       profileDir = 'bench-profiles';
     } else if (arg.startsWith('--profile=')) {
       profileDir = arg.slice('--profile='.length);
+    } else if (arg.startsWith('--against=')) {
+      against = arg.slice('--against='.length);
+    } else if (arg === '--9p') {
+      only9p = true;
     } else if (arg === '--no-pin') {
       pin = false;
     } else if (arg === '-h' || arg === '--help') {
-      console.log('usage: npm run bench -- [--quick] [--no-pin] [--profile[=DIR]]   (env BENCH_SECONDS=N: seconds per test)');
+      console.log('usage: npm run bench -- [--quick] [--9p] [--against=DIR|REV] [--no-pin] [--profile[=DIR]]   (env BENCH_SECONDS=N: seconds per test)');
       process.exit(0);
     } else {
       throw new Error(`unknown argument ${arg} (try --help)`);
@@ -64,106 +79,15 @@ function parseOptions(argv: string[]): Options {
     if (!(seconds > 0)) throw new Error(`BENCH_SECONDS=${env} is not a positive number`);
     warmup = Math.min(0.5, seconds / 4);
   }
-  return { seconds, warmup, profileDir: profileDir && path.resolve(profileDir), pin };
-}
-
-// ---- the server process -------------------------------------------------------------------
-
-interface ServerProcess {
-  child: ChildProcess;
-  stop(): Promise<void>;
-}
-
-async function startServer(socketPath: string, profileDir: string | null): Promise<ServerProcess> {
-  const script = fileURLToPath(new URL('./server.js', import.meta.url));
-  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-  const child = spawn(process.execPath, [...nodeArgs, script, socketPath], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const killNow = () => child.kill('SIGKILL');
-  process.on('exit', killNow); // whatever happens to us, the server goes too
-
-  let exited = child.exitCode !== null;
-  const exit = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
-  const stop = async () => {
-    if (!exited) {
-      child.kill('SIGTERM'); // a clean exit, so that --cpu-prof writes its profile
-      const timer = setTimeout(killNow, 5000);
-      await exit;
-      clearTimeout(timer);
-    }
-    process.off('exit', killNow);
-  };
-
-  try {
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error('bench server did not start within 15 s')), 15000);
-      child.once('error', (e) => reject(new Error(`cannot start the bench server: ${e.message}`)));
-      child.once('exit', (code, signal) => reject(new Error(`bench server exited (${signal ?? `status ${code}`}) before it was ready`)));
-      child.stdout!.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        if (out.includes('ready\n')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
-  } catch (e) {
-    await stop();
-    throw e;
-  }
-  return { child, stop };
-}
-
-/** CPU seconds (user+system) the process has used so far, from /proc; null where there is none. */
-function cpuSecondsOf(pid: number): number | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Fields 14 and 15 of proc(5), utime and stime, in clock ticks (USER_HZ, 100 on Linux).
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return null;
-  }
+  return { seconds, warmup, profileDir: profileDir && path.resolve(profileDir), pin, against, only9p };
 }
 
 // ---- measuring ---------------------------------------------------------------------------
-
-interface Figures {
-  perSecond: number;
-  rounds: number;
-  bytes: number;
-  seconds: number;
-  latencies: number[];
-  serverCpu: number | null;
-  clientCpu: number;
-}
-
-/** Runs `body` for its measured period, with the CPU both processes used meanwhile. */
-async function measure(
-  serverPid: number,
-  body: () => Promise<{ rounds: number; bytes: number; seconds: number; latencies: number[] }>,
-): Promise<Figures> {
-  const server0 = cpuSecondsOf(serverPid);
-  const client0 = process.cpuUsage();
-  const r = await body();
-  const server1 = cpuSecondsOf(serverPid);
-  const client1 = process.cpuUsage(client0);
-  return {
-    ...r,
-    perSecond: r.rounds / r.seconds,
-    serverCpu: server0 !== null && server1 !== null ? (server1 - server0) / r.seconds : null,
-    clientCpu: (client1.user + client1.system) / 1e6 / r.seconds,
-  };
-}
 
 function percentileUs(latenciesNs: number[], q: number): number {
   const sorted = Float64Array.from(latenciesNs).sort();
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]! / 1000;
-}
-
-async function connectAll(socketPath: string, n: number, msize = MSIZE): Promise<RawConn[]> {
-  return Promise.all(Array.from({ length: n }, () => RawConn.connect(socketPath, msize)));
 }
 
 /** The same round through the Client library: open (walk+open), read, close (clunk). */
@@ -206,66 +130,6 @@ function line(label: string, value: string, rest: string): void {
   console.log(`${indent}${pad(label + ':', 42 - indent.length)}${lpad(value, 16)}   ${rest}`);
 }
 
-// ---- CPU placement ---------------------------------------------------------------------------
-
-/** The CPUs this process may run on, from /proc/self/status; null where that is unknown. */
-function allowedCpus(): number[] | null {
-  try {
-    const m = /^Cpus_allowed_list:\s*(\S+)/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
-    if (!m) return null;
-    const cpus: number[] = [];
-    for (const part of m[1]!.split(',')) {
-      const [a, b] = part.split('-').map(Number);
-      for (let c = a!; c <= (b ?? a!); c++) cpus.push(c);
-    }
-    return cpus;
-  } catch {
-    return null;
-  }
-}
-
-/** Pins every thread of `pid` to `cpu` with taskset(1); false when that is not possible. */
-function pin(pid: number, cpu: number): boolean {
-  try {
-    execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Where the two processes run. A ping-pong between processes on different CPUs pays a cross-CPU
- * wake-up per message (costly in a VM), one on a shared CPU does not: left to the scheduler the
- * figures flip between the two from run to run, so each test pins both processes.
- */
-interface Placement {
-  separate(): void;
-  shared(): void;
-  describe: string;
-  canShare: boolean;
-}
-
-function placement(serverPid: number, wanted: boolean): Placement {
-  const cpus = allowedCpus();
-  const none: Placement = { separate() {}, shared() {}, describe: 'processes placed by the OS scheduler', canShare: false };
-  if (!wanted || !cpus || cpus.length < 2) return none;
-  const [a, b] = [cpus[0]!, cpus[1]!];
-  if (!pin(serverPid, a) || !pin(process.pid, b)) return none;
-  return {
-    separate() {
-      pin(serverPid, a);
-      pin(process.pid, b);
-    },
-    shared() {
-      pin(serverPid, a);
-      pin(process.pid, a);
-    },
-    describe: `server pinned to CPU ${a}, load generator to CPU ${b}`,
-    canShare: true,
-  };
-}
-
 // ---- main -----------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
@@ -286,7 +150,7 @@ async function main(): Promise<void> {
     server = await startServer(socketPath, opts.profileDir);
     const pid = server.child.pid!;
     const { seconds, warmup } = opts;
-    const place = placement(pid, opts.pin);
+    const place = placement([pid], opts.pin);
     console.log(`9p server (ramfs, separate process, unix socket; ${seconds} s per test after ${warmup} s warm-up)`);
     console.log(`  Node ${process.versions.node}, ${os.cpus().length} CPUs, ${place.describe}`);
 
@@ -341,14 +205,19 @@ async function main(): Promise<void> {
       await smallTest('walk+open+read+clunk, 1 connection', 1);
       await clientTest('via Client library, 1 connection');
     }
-    console.log('target (Go original, same machine): 5,000 rounds/s on 1 connection, 18,000 on 8');
+    console.log('target (Go original, same machine): 5,000 rounds/s on 1 connection, 18,000 on 8 (issue #16 figures;');
+    console.log('  not measured here: building the Go original needs the Go module proxy, which this machine cannot reach)');
   } finally {
     await server?.stop();
   }
   indent = '  ';
   try {
-    await benchSessions(line);
-    await benchClaude(line);
+    if (opts.against) await compareWith(opts.against, opts, line);
+    if (!opts.only9p) {
+      await benchSessions(line);
+      await benchClaude(line);
+      await benchRealAgents(line);
+    }
   } finally {
     removeDir();
     process.off('exit', removeDir);

@@ -14,7 +14,7 @@ import { OWRITE } from '../src/ninep/constants.js';
 import { Server } from '../src/ninep/server.js';
 import type { FileNode } from '../src/ninep/tree.js';
 import { createRamfs } from '../examples/ramfs.js';
-import { BIG_FILE, BIG_SIZE, SMALL_CONTENTS, SMALL_FILE, bigContents } from './ninep.js';
+import { BIG_FILE, BIG_SIZE, SMALL_CONTENTS, SMALL_FILE, bigContents, stopWhenTold } from './ninep.js';
 
 async function addFile(root: ReturnType<typeof createRamfs>, name: string, data: Buffer): Promise<void> {
   const node = (await root.create(name, 0o644)) as FileNode;
@@ -41,11 +41,7 @@ async function main(): Promise<void> {
     fs.rmSync(socketPath, { force: true });
     process.exit(0);
   };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  process.stdin.on('end', stop);
-  process.stdin.on('error', stop);
-  process.stdin.resume();
+  stopWhenTold(stop);
   process.stdout.write('ready\n');
 }
 

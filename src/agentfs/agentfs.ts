@@ -4,91 +4,14 @@
  * split, and every error is the text a user (or 9pfuse's errno mapping) needs.
  */
 import { ComputedDir, SnapshotFile, StaticDir, StreamFile } from '../ninep/files.js';
-import type { DirNode, FileNode, Node, NodeStat, OpenFile, StatChange } from '../ninep/tree.js';
-import { newQidPath } from '../ninep/tree.js';
-import { ROOT_NAMES, aliasProblem } from '../session/ids.js';
+import type { DirNode, Node } from '../ninep/tree.js';
+import { NEW_USAGE, SESSION_CTL_USAGE, SESSION_FILES, WORKTREE_FILES, backendLine, eventLine, isRootName, listLine, newOptions, unknownCommand } from '../protocol/protocol.js';
+import { quoteWords } from '../protocol/words.js';
 import type { SessionManager } from '../session/manager.js';
 import type { Session } from '../session/session.js';
-import type { SessionEvent } from '../session/types.js';
-import { lineField, quoteWords, tokenize } from './words.js';
-
-/**
- * A control file: each line written is a command, run at once (its error fails the write);
- * what the commands answer can be read back on the same open (`new` answers the new id).
- */
-class CommandFile implements FileNode {
-  readonly isDir = false;
-  readonly qidPath = newQidPath();
-
-  constructor(
-    private readonly name: string,
-    private readonly run: (words: string[]) => Promise<string | void>,
-  ) {}
-
-  stat(): NodeStat {
-    return { name: this.name, mode: 0o666, length: 0 };
-  }
-
-  /** `echo cmd > ctl` through 9pfuse truncates first: a control file has nothing to truncate. */
-  wstat(change: StatChange): void {
-    if ((change.length !== undefined && change.length !== 0) || change.name !== undefined || change.mode !== undefined) {
-      throw new Error(`permission denied: ${this.name} only takes commands`);
-    }
-  }
-
-  open(): OpenFile {
-    // Offsets are ignored both ways: `9p rdwr` writes at the offset it has read to, and a reader
-    // gets the answers not yet read, then end of file.
-    let unread = Buffer.alloc(0);
-    // A command ends at a newline outside quotes (a quoted word may hold one), and may come in
-    // several writes: the unfinished rest waits for the next write, or for the clunk.
-    let partial = '';
-    const runComplete = async (final: boolean) => {
-      for (;;) {
-        const end = commandEnd(partial);
-        if (end < 0 && !final) return;
-        const command = end < 0 ? partial : partial.slice(0, end);
-        partial = end < 0 ? '' : partial.slice(end + 1);
-        if (command.trim() !== '') {
-          const answer = await this.run(tokenize(command));
-          if (answer) unread = Buffer.concat([unread, Buffer.from(`${answer}\n`)]);
-        }
-        if (end < 0) return;
-      }
-    };
-    return {
-      readsNeverWait: true,
-      read: (_offset, count) => {
-        const out = unread.subarray(0, count);
-        unread = unread.subarray(out.length);
-        return out;
-      },
-      write: async (data) => {
-        partial += data.toString('utf8');
-        // A write with no newline is one whole command (`9p rdwr` sends lines without theirs),
-        // unless it stops inside quotes: then the rest is coming.
-        await runComplete(commandEnd(partial) < 0 && !insideQuotes(partial));
-      },
-      close: async (reason) => {
-        if (reason === 'clunk' && partial.trim() !== '') await runComplete(true).catch(() => {});
-      },
-    };
-  }
-}
-
-/** Where the first command of `text` ends: its first newline outside single quotes, or -1. */
-function commandEnd(text: string): number {
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    if (text[i] === "'") quoted = !quoted;
-    else if (text[i] === '\n' && !quoted) return i;
-  }
-  return -1;
-}
-
-function insideQuotes(text: string): boolean {
-  return (text.split("'").length - 1) % 2 === 1;
-}
+import { CommandFile } from './command-file.js';
+import { fitted, type Log } from './fitted.js';
+import { worktreeFiles } from './worktree-files.js';
 
 function trimNewlines(text: string): string {
   return text.replace(/\n+$/, '');
@@ -98,26 +21,8 @@ function value(name: string, read: () => string, perm = 0o444): SnapshotFile {
   return new SnapshotFile({ name, perm, read, length: () => Buffer.byteLength(read()) });
 }
 
-function eventLine(e: SessionEvent): string {
-  switch (e.kind) {
-    case 'new':
-      return `${e.id} new ${e.backend} ${lineField(e.cwd)}\n`;
-    case 'state':
-      return `${e.id} state ${e.from} ${e.to}\n`;
-    case 'alias':
-      return `${e.id} alias ${e.alias}\n`;
-    case 'out':
-      return `${e.id} out\n`;
-    case 'exit':
-      return `${e.id} exit ${e.status ?? '-'}\n`;
-    case 'error':
-      return `${e.id} error ${lineField(e.text)}\n`;
-    case 'gone':
-      return `${e.id} gone\n`;
-  }
-}
-
-const SESSION_CTL_USAGE = 'usage: stop | kill | close | restart | save [path] | load <path> | alias <name>';
+/** Bytes of a prompt checked as it is written: enough for any slash command and its words. */
+const PROMPT_HEAD = 4096;
 
 function sessionDir(session: Session, manager: SessionManager): DirNode {
   const s = session;
@@ -127,7 +32,10 @@ function sessionDir(session: Session, manager: SessionManager): DirNode {
       name: 'in',
       perm: 0o222,
       allow: () => s.checkPrompt(''),
-      check: (data, written) => s.checkPrompt(Buffer.concat([written, data]).toString('utf8')),
+      // Its head is what the checks look at (a slash command): later writes are not rescanned.
+      check: (data, written) => {
+        if (written.length < PROMPT_HEAD) s.checkPrompt(Buffer.concat([written, data]).subarray(0, PROMPT_HEAD).toString('utf8'));
+      },
       commit: (data) => {
         const text = trimNewlines(data.toString('utf8'));
         if (text.trim() !== '') s.prompt(text);
@@ -144,7 +52,7 @@ function sessionDir(session: Session, manager: SessionManager): DirNode {
           return void (await s.stop());
         case 'kill':
         case 'close':
-          return void (await s.kill());
+          return manager.kill(s); // a worktree session answers what it kept
         case 'restart':
           return void (await s.restart());
         case 'save':
@@ -157,7 +65,7 @@ function sessionDir(session: Session, manager: SessionManager): DirNode {
           if (args.length !== 1) throw new Error(SESSION_CTL_USAGE);
           return void s.setAlias(args[0]!);
         default:
-          throw new Error(`unknown command "${cmd ?? ''}": ${SESSION_CTL_USAGE}`);
+          throw new Error(unknownCommand(cmd, SESSION_CTL_USAGE));
       }
     }),
     value('state', () => `${s.state}\n`),
@@ -168,20 +76,19 @@ function sessionDir(session: Session, manager: SessionManager): DirNode {
     new SnapshotFile({
       name: 'alias',
       perm: 0o666,
+      maxBytes: 1024,
       read: () => line(s.alias),
       length: () => Buffer.byteLength(line(s.alias)),
       check: (data, written) => {
-        const alias = trimNewlines(Buffer.concat([written, data]).toString('utf8'));
-        const problem = aliasProblem(alias);
+        const problem = manager.aliasRefusal(trimNewlines(Buffer.concat([written, data]).toString('utf8')), s);
         if (problem) throw new Error(problem);
-        const other = manager.get(alias);
-        if (other && other !== s) throw new Error(`alias "${alias}" already exists: pick another`);
       },
       commit: (data) => s.setAlias(trimNewlines(data.toString('utf8'))),
     }),
     new SnapshotFile({
       name: 'winid',
       perm: 0o666,
+      maxBytes: 64,
       read: () => line(s.winid),
       length: () => Buffer.byteLength(line(s.winid)),
       check: (data, written) => {
@@ -202,12 +109,20 @@ function sessionDir(session: Session, manager: SessionManager): DirNode {
         s.context = trimNewlines(data.toString('utf8'));
       },
     }),
+    ...worktreeFiles(manager, s.id),
   ];
+  const names: readonly string[] = manager.worktree(s.id) ? [...SESSION_FILES, ...WORKTREE_FILES] : SESSION_FILES;
+  if (files.some((f, i) => f.stat().name !== names[i]) || files.length !== names.length) throw new Error('SESSION_FILES out of date');
   return new StaticDir(s.id, files, 0o555);
 }
 
+export interface AgentTreeOptions {
+  /** Where the whole text of an error goes when the client gets a shortened one (the daemon's log). */
+  log?: Log;
+}
+
 /** The agent/ tree over `manager`. */
-export function agentTree(manager: SessionManager): DirNode {
+export function agentTree(manager: SessionManager, options: AgentTreeOptions = {}): DirNode {
   const dirs = new Map<string, DirNode>();
   // A killed session's directory goes with it (an open fid keeps its own node).
   manager.subscribe((e) => {
@@ -219,21 +134,22 @@ export function agentTree(manager: SessionManager): DirNode {
     return d;
   };
   const ctl = new CommandFile('ctl', async (words) => {
-    const [cmd, backend, cwd, alias, ...rest] = words;
-    if (cmd !== 'new') throw new Error(`unknown command "${cmd ?? ''}": usage: new <backend> <cwd> [alias]`);
-    if (!backend || !cwd || rest.length > 0) throw new Error('usage: new <backend> <cwd> [alias]');
-    const session = await manager.create(backend, cwd, alias);
+    const [cmd, backend, cwd, ...rest] = words;
+    if (cmd !== 'new') throw new Error(unknownCommand(cmd, NEW_USAGE));
+    const options = newOptions(rest);
+    if (!backend || !cwd || !options) throw new Error(NEW_USAGE);
+    const session = await manager.create(backend, cwd, options.alias, options.worktree);
     return session.id;
   });
   const listText = () =>
     manager
       .list()
-      .map((i) => `${i.id}\t${i.backend}\t${i.state}\t${i.pid ?? '-'}\t${i.alias ?? '-'}\t${lineField(i.cwd)}\n`)
+      .map(listLine)
       .join('');
   const backendsText = () =>
     manager
       .backends()
-      .map((b) => `${b.name}\t${b.label}\t${b.available ? 'available' : 'missing'}\t${lineField(b.command)}\n`)
+      .map(backendLine)
       .join('');
   // list is cheap to compute, so its stat carries its length, as 9pfuse's `cat` wants; backends
   // reads the backend files and searches PATH, so its stat says 0 (9pfuse's cat reads it anyway).
@@ -246,8 +162,8 @@ export function agentTree(manager: SessionManager): DirNode {
     ['backends', backends],
     ['events', events],
   ]);
-  if ([...fixed.keys()].some((k) => !(ROOT_NAMES as readonly string[]).includes(k))) throw new Error('ROOT_NAMES out of date');
-  return new ComputedDir({
+  if ([...fixed.keys()].some((k) => !isRootName(k))) throw new Error('ROOT_NAMES out of date');
+  const root = new ComputedDir({
     name: 'agent',
     lookup: (name) => {
       const f = fixed.get(name);
@@ -257,4 +173,5 @@ export function agentTree(manager: SessionManager): DirNode {
     },
     children: () => [...fixed.values(), ...manager.list().map((i) => dirOf(manager.get(i.id)!))],
   });
+  return fitted(root, options.log ?? (() => {}), 'agent');
 }

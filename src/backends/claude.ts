@@ -18,7 +18,8 @@ import { homeDir } from '../sandbox/policy.js';
 import { TranscriptReader, projectDir, transcriptFile } from './claude-transcript.js';
 import type { Driver, DriverContext, Hint, Turn } from './driver.js';
 import { HookInbox, installHook, type HookReport } from './hook-inbox.js';
-import { openRegular, readRegular, writeOwnFile } from './untrusted.js';
+import { readSavedRecord, saveRecord } from './saved-record.js';
+import { readRegular, writeOwnFile } from './untrusted.js';
 
 const HOOK_EVENTS = ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PostToolUse', 'Stop', 'Notification', 'PermissionRequest', 'SessionEnd'];
 const WAITING_NOTICES = new Set(['permission_prompt', 'elicitation_dialog']);
@@ -27,6 +28,19 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Where Claude Code keeps its records: $CLAUDE_CONFIG_DIR, else ~/.claude. */
 export function claudeConfigDir(env: NodeJS.ProcessEnv): string {
   return env['CLAUDE_CONFIG_DIR'] || path.join(homeDir(env), '.claude');
+}
+
+/**
+ * The state file a session's Claude Code writes (first-run answers, per-project trust, MCP
+ * servers). Without $CLAUDE_CONFIG_DIR the user's own run keeps it in ~/.claude.json, which the
+ * sandbox keeps read-only (src/sandbox/protected.ts): sessions run with CLAUDE_CONFIG_DIR set to
+ * the same directory, so Claude Code keeps theirs in <config dir>/.claude.json, a file the user's
+ * own run never reads, seeded once from ~/.claude.json. Transcripts, credentials and settings stay
+ * shared. A user who sets $CLAUDE_CONFIG_DIR shares that directory's state file with the sessions.
+ */
+export function sessionStateFile(env: NodeJS.ProcessEnv): { file: string; seed: string | null } {
+  const file = path.join(claudeConfigDir(env), '.claude.json');
+  return { file, seed: env['CLAUDE_CONFIG_DIR'] ? null : path.join(homeDir(env), '.claude.json') };
 }
 
 export function claudeDriver(ctx: DriverContext): Driver {
@@ -65,23 +79,30 @@ class ClaudeDriver implements Driver {
     // An existing conversation is continued (restart, Load); --session-id on it would be refused.
     const conversation = fs.existsSync(this.transcript) ? ['--resume', this.uuid] : ['--session-id', this.uuid];
     // Without it Claude Code upgrades itself with a global npm install.
-    const env: Record<string, string> = { DISABLE_AUTOUPDATER: '1' };
+    const env: Record<string, string> = { DISABLE_AUTOUPDATER: '1', CLAUDE_CONFIG_DIR: this.configDir };
     // As root, Claude Code refuses --dangerously-skip-permissions unless told it is sandboxed (it is).
     if (process.getuid?.() === 0) env['IS_SANDBOX'] = '1';
     return { args: [...conversation, '--settings', this.settingsFile], env };
   }
 
   /**
-   * The sandbox grants only paths that exist: without ~/.claude and ~/.claude.json beforehand,
-   * Claude Code would keep its transcript, status and first-run answers in a throwaway home.
+   * The sandbox grants only paths that exist: without the config directory beforehand, Claude
+   * Code would keep its transcript, status and first-run answers in a throwaway home. Its state
+   * file is the session's own (sessionStateFile), seeded once from the user's.
    */
   private ensureRecords(): void {
     fs.mkdirSync(path.join(this.configDir, 'sessions'), { recursive: true, mode: 0o700 });
-    const state = this.ctx.env['CLAUDE_CONFIG_DIR'] ? path.join(this.configDir, '.claude.json') : path.join(homeDir(this.ctx.env), '.claude.json');
+    const { file, seed } = sessionStateFile(this.ctx.env);
+    let text = '{}\n';
     try {
-      fs.writeFileSync(state, '{}\n', { flag: 'wx', mode: 0o600 });
+      if (seed) text = fs.readFileSync(seed, 'utf8');
     } catch {
-      // it exists: never touched (it is the user's)
+      // the user has none
+    }
+    try {
+      fs.writeFileSync(file, text, { flag: 'wx', mode: 0o600 });
+    } catch {
+      // it exists: the sessions' own, kept
     }
   }
 
@@ -163,38 +184,18 @@ class ClaudeDriver implements Driver {
   }
 
   save(file: string, rendered: string): string[] {
-    // Claude Code's record is in a directory the agent can write: only a regular file is copied.
-    const record = openRegular(this.transcript);
-    if (!record) throw new Error(`no conversation to save yet (${this.transcript} is not there)`);
-    let jsonl: string;
-    try {
-      jsonl = fs.readFileSync(record.fd, 'utf8');
-    } finally {
-      fs.closeSync(record.fd);
-    }
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    const raw = rawFile(file);
-    writeOwnFile(file, rendered, 0o644);
-    writeOwnFile(raw, jsonl, 0o600);
-    return [file, raw];
+    return saveRecord(this.transcript, file, rendered);
   }
 
   load(file: string): void {
-    const raw = file.endsWith('.jsonl') ? file : rawFile(file);
-    const text = readRegular(raw, 256 << 20);
-    if (text === null) throw new Error(`${raw} cannot be read: Load takes a file written by Save (its .jsonl lies beside it)`);
     // A copy under a new uuid, where Claude Code looks for it: the saved file stays as it was.
     const uuid = randomUUID();
-    const lines = text.split('\n').map((line) => {
+    const lines = readSavedRecord(file, 'Claude Code').map((line) => {
       if (!line.trim()) return line;
-      try {
-        const entry = JSON.parse(line) as Record<string, unknown>;
-        if ('sessionId' in entry) entry['sessionId'] = uuid;
-        if ('cwd' in entry) entry['cwd'] = this.ctx.cwd;
-        return JSON.stringify(entry);
-      } catch {
-        throw new Error(`${raw} is not a Claude Code transcript (line "${line.slice(0, 40)}…")`);
-      }
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      if ('sessionId' in entry) entry['sessionId'] = uuid;
+      if ('cwd' in entry) entry['cwd'] = this.ctx.cwd;
+      return JSON.stringify(entry);
     });
     fs.mkdirSync(projectDir(this.configDir, this.ctx.cwd), { recursive: true });
     this.uuid = uuid;
@@ -263,9 +264,4 @@ function readStatus(file: string): StatusFile | null {
   } catch {
     return null; // being rewritten
   }
-}
-
-/** The raw .jsonl saved beside a rendered transcript. */
-function rawFile(file: string): string {
-  return file.replace(/\.txt$/, '') + '.jsonl';
 }

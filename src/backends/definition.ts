@@ -96,6 +96,9 @@ const PROXIES = ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'https_proxy', 'http_p
 /** Kiro's classic prompt when idle: "[agent] !> " (! = all tools trusted); tmux drops the trailing space. */
 const KIRO_PROMPT = /^(\[[\w.-]+\] )?!?>$/m;
 
+/** Codex's input line; a dialog's selected choice ("› 1. Trust and continue") is not it. */
+const CODEX_INPUT = /^› (?!\d+\. )/m;
+
 /** Gemini CLI's empty input box ("*" in YOLO mode, ">" otherwise). */
 const GEMINI_INPUT = /^ [*>] +Type your message/m;
 
@@ -157,21 +160,36 @@ export const BUILTIN: readonly BackendDefinition[] = [
   },
   {
     ...defaults('codex'),
+    driver: 'codex',
     // Our sandbox is the safety layer. --no-daemon: no shared `codex app-server` outliving the
-    // session (each session's sandbox would kill it under the others).
+    // session (each session's sandbox would kill it under the others). Hooks (-c overrides) and
+    // `resume <id>` are added by the driver (codex.ts).
     command: ['codex', '--dangerously-bypass-approvals-and-sandbox', '--no-daemon'],
     install: 'npm install -g @openai/codex',
     passEnv: ['OPENAI_*', 'CODEX_*', ...PROXIES],
-    startup: { timeoutMs: 60_000, dialogs: [], ready: /^› /m },
-    state: { method: 'quiet', quietMs: 600, busy: /esc to interrupt/, ready: /^› /m },
+    startup: {
+      timeoutMs: 60_000,
+      // Not answered: "Trust this folder?" (a git repository Codex has not been told to trust).
+      // Codex records the answer in ~/.codex/config.toml, which the sandbox keeps read-only, and
+      // a -c override of it is ignored (measured): the start times out with the question in err.
+      dialogs: [
+        // Hooks of the user's not yet trusted stay so (ours are trusted by the driver's overrides).
+        { match: /Hooks need review[\s\S]*3\. Continue without trusting/, keys: ['3'] },
+      ],
+      ready: CODEX_INPUT,
+    },
+    // State from the driver's hooks; the screen for slash commands, and if the hooks do not come.
+    state: { method: 'hooks', quietMs: 600, busy: /esc to interrupt/, ready: CODEX_INPUT },
     stopKeys: ['Escape'],
-    // A full-screen program: the answer is read off the pane, "• " before its first line and
-    // two spaces before the others.
+    // Answers come from Codex's rollout; the screen only for what has no record (slash commands):
+    // "• " before its first line and two spaces before the others.
     response: { strip: [/^\s*Worked for /, /^\s*└ Tip: /, /^■ Conversation interrupted/], remove: [/^[•◦] /, /^  /], source: 'screen' },
   },
   {
     ...defaults('gemini'),
-    // Our sandbox is the safety layer.
+    driver: 'gemini',
+    // Our sandbox is the safety layer. --session-id/--resume and GEMINI_CLI_HOME (its hooks) are
+    // added by the driver (gemini.ts).
     command: ['gemini', '--yolo'],
     install: 'npm install -g @google/gemini-cli',
     // Without it Gemini CLI asks whether to trust the folder (answered below if it still does).
@@ -182,10 +200,12 @@ export const BUILTIN: readonly BackendDefinition[] = [
       dialogs: [{ match: /Do you trust the files in this folder\?/, keys: ['Enter'] }],
       ready: GEMINI_INPUT,
     },
-    state: { method: 'quiet', quietMs: 600, busy: /esc to cancel/, ready: GEMINI_INPUT },
+    // State from the driver's hooks; the screen for slash commands, and if the hooks do not come.
+    state: { method: 'hooks', quietMs: 600, busy: /esc to cancel/, ready: GEMINI_INPUT },
     stopKeys: ['Escape'],
-    // A full-screen program: the answer is read off the pane, "✦ " before its first line and two
-    // spaces before the others; the input box's frame is not part of it.
+    // Answers come from Gemini CLI's chat recording; the screen only for what has no record
+    // (slash commands): "✦ " before its first line and two spaces before the others; the input
+    // box's frame is not part of it.
     response: { strip: [/^\s*\? for shortcuts$/, /^─+$/, /^ YOLO Ctrl\+Y$/], remove: [/^✦ /, /^  /], source: 'screen' },
   },
 ];

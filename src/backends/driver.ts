@@ -62,6 +62,15 @@ export interface Driver {
 
 export type DriverFactory = (ctx: DriverContext) => Driver;
 
+/** How a tool call reads in the transcript: its name and the one argument that says what it did. */
+export function toolLine(name: string, input: Record<string, unknown>): string {
+  const main = ['command', 'cmd', 'file_path', 'path', 'pattern', 'url', 'query', 'description', 'prompt']
+    .map((k) => input[k])
+    .find((v) => typeof v === 'string');
+  const arg = typeof main === 'string' ? main : JSON.stringify(input);
+  return `${name}: ${arg.replace(/\s*\n\s*/g, ' ')}`;
+}
+
 /** One turn in the transcript format of DESIGN §2 (append-only blocks ending in a blank line). */
 export function formatTurn(prompt: string, answer: string): string {
   return `USER: ${prompt.replace(/\n+$/, '')}\n\nASSISTANT: ${answer.replace(/\n+$/, '')}\n\n`;

@@ -10,6 +10,7 @@ import { daemonCommand } from './daemon-command.js';
 import { UsageError, processIO, type CommandIO } from './io.js';
 import { sandboxCommand } from './sandbox-command.js';
 import { serveCommand } from './serve.js';
+import { worktreeCommand } from './worktree-command.js';
 
 const USAGE = `usage: anvillm <command> [args]
 
@@ -18,6 +19,7 @@ commands:
   daemon start|stop|status    the daemon in the background (stop --kill-sessions ends the agents)
   sandbox check [--cwd DIR]   what a session would get from the sandbox policy
   sandbox show                the policy file and a summary
+  worktree list|remove <dir>  worktree sessions' worktrees; remove one (refused while dirty)
 ${CLIENT_USAGE}
 
 anvillm <command> --help tells more.`;
@@ -26,6 +28,7 @@ const commands: Record<string, (args: string[], io: CommandIO) => Promise<number
   serve: serveCommand,
   daemon: daemonCommand,
   sandbox: sandboxCommand,
+  worktree: worktreeCommand,
   ...clientCommands,
 };
 

@@ -5,15 +5,16 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 
-import { parseList, quoteWords, tokenize } from '../agentfs/words.js';
-import { Client, NinepError } from '../ninep/client.js';
-import { OREAD, ORDWR } from '../ninep/constants.js';
 import { namespaceDir } from '../ninep/namespace.js';
+import { AgentClient, isMissing, type EventStream } from '../protocol/client.js';
+import { SESSION_FILES, WORKTREE_FILES, eventText, type AgentEvent, type NewOptions } from '../protocol/protocol.js';
+import { quoteWords, tokenize } from '../protocol/words.js';
 import { UsageError, type CommandIO } from './io.js';
 
 export const CLIENT_USAGE = `  ls [--json]                 the sessions
-  new <backend> <dir> [--alias a]
+  new <backend> <dir> [--alias a] [--worktree [branch]]
                               start a session; prints its id
+  diff <id>                   a worktree session's changes, as git diff text
   send <id> [text…] [--wait]  a prompt (stdin when no text); --wait prints the answer
   read <id> [file]            a file of the session (default: out)
   wait <id> [--state S] [--timeout s]
@@ -30,9 +31,16 @@ const HELP: Record<string, string> = {
 
 The sessions, newest first: id, backend, state, pid, alias, directory.
 --json prints them as a JSON array (pid and alias null when there are none).`,
-  new: `usage: anvillm new <backend> <dir> [--alias a]
+  new: `usage: anvillm new <backend> <dir> [--alias a] [--worktree [branch]]
 
-Starts a session of <backend> (see agent/backends) in <dir> and prints its id.`,
+Starts a session of <backend> (see agent/backends) in <dir> and prints its id.
+--worktree: in a new git worktree of <dir>'s repository, on a new branch (default
+anvillm/<alias or id>) from its current HEAD, under $XDG_DATA_HOME/anvillm/worktrees;
+the agent can write that worktree and commit to its branch, not your checkout.`,
+  diff: `usage: anvillm diff <id|alias>
+
+Prints what a worktree session changed since its branch point — its commits and its
+uncommitted work — as git diff text (agent/<id>/diff).`,
   send: `usage: anvillm send <id|alias> [text…] [--wait]
 
 Sends the words as one prompt, or stdin when there are none. A prompt sent while the agent
@@ -56,10 +64,11 @@ prompts queued behind it; the session stays.`,
   kill: `usage: anvillm kill <id|alias>
 
 Ends the session, its agent and every process the agent started; once they are gone the session
-leaves the list (a session that exited by itself stays listed until killed or restarted).`,
+leaves the list (a session that exited by itself stays listed until killed or restarted). A
+worktree session's branch stays, and its worktree while it holds uncommitted work: kill says where.`,
   alias: `usage: anvillm alias <id|alias> <name>
 
-Names the session: letters, digits, _ and -, unique, not 8 hex digits.`,
+Names the session: letters, digits, _ and -, at most 64, unique, not 8 hex digits.`,
   attach: `usage: anvillm attach <id|alias>
 
 Attaches this terminal to the session's tmux window, to answer what the agent asks at its
@@ -71,15 +80,15 @@ Prints every event from now on, one per line, until interrupted:
   | gone (killed: it has left the list)`,
 };
 
-async function connect(io: CommandIO): Promise<Client> {
+async function connect(io: CommandIO): Promise<AgentClient> {
   try {
-    return await Client.dial('agent', { env: io.env });
+    return await AgentClient.dial(io.env);
   } catch {
     throw new Error(`no daemon is serving ${path.join(namespaceDir(io.env), 'agent')}: start one with \`anvillm daemon start\` (or \`anvillm serve\` in the foreground)`);
   }
 }
 
-async function withClient<T>(io: CommandIO, f: (c: Client) => Promise<T>): Promise<T> {
+async function withClient<T>(io: CommandIO, f: (c: AgentClient) => Promise<T>): Promise<T> {
   const c = await connect(io);
   try {
     return await f(c);
@@ -88,29 +97,19 @@ async function withClient<T>(io: CommandIO, f: (c: Client) => Promise<T>): Promi
   }
 }
 
-const SESSION_FILES = 'in out transcript screen err ctl state pid cwd backend attach alias winid context';
-
-function notFound(e: unknown): boolean {
-  return e instanceof NinepError && /does not exist/.test(e.message);
-}
-
 /** The id of the session named `who` (an id or an alias), or an error saying how to find one. */
-async function sessionId(c: Client, who: string): Promise<string> {
-  const bad = who === '' || who.includes('/') || ['ctl', 'list', 'backends', 'events'].includes(who);
-  try {
-    if (!bad) return (await c.stat(who)).name;
-  } catch (e) {
-    if (!notFound(e)) throw e;
-  }
-  throw new Error(`no session "${who}": \`anvillm ls\` lists the sessions, by id and alias`);
+async function sessionId(c: AgentClient, who: string): Promise<string> {
+  const id = await c.idOf(who);
+  if (id === null) throw new Error(`no session "${who}": \`anvillm ls\` lists the sessions, by id and alias`);
+  return id;
 }
 
 /** A file of a session, read whole; a missing file is named with the ones there are. */
-async function readSessionFile(c: Client, id: string, file: string): Promise<Buffer> {
+async function readSessionFile(c: AgentClient, id: string, file: string): Promise<string> {
   try {
-    return await c.readFile(`${id}/${file}`);
+    return await c.read(id, file);
   } catch (e) {
-    if (notFound(e)) throw new Error(`session ${id} has no file "${file}"; it has: ${SESSION_FILES}`);
+    if (isMissing(e)) throw new Error(`session ${id} has no file "${file}"; it has: ${SESSION_FILES.join(' ')} (worktree sessions: ${WORKTREE_FILES.join(' ')})`);
     throw e;
   }
 }
@@ -129,6 +128,21 @@ function option(args: string[], name: string): string | undefined {
   return v;
 }
 
+/**
+ * Takes `--worktree [branch]` (or `--worktree=branch`) out of args: what it asks of `new`.
+ * A word after it is the branch only when two others (backend, dir) remain.
+ */
+function worktreeOption(args: string[]): NewOptions['worktree'] {
+  const eq = args.findIndex((a) => a.startsWith('--worktree='));
+  if (eq >= 0) return { branch: args.splice(eq, 1)[0]!.slice('--worktree='.length) };
+  const i = args.indexOf('--worktree');
+  if (i < 0) return undefined;
+  const next = args[i + 1];
+  const branch = next !== undefined && !next.startsWith('-') && args.length === 4 ? next : undefined;
+  args.splice(i, branch === undefined ? 1 : 2);
+  return branch === undefined ? {} : { branch };
+}
+
 function flag(args: string[], name: string): boolean {
   const i = args.indexOf(name);
   if (i >= 0) args.splice(i, 1);
@@ -141,21 +155,12 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(parts).toString();
 }
 
-/** Waits on an open events file until `match` accepts a line. */
-async function awaitEvent(events: Awaited<ReturnType<Client['open']>>, match: (words: string[]) => boolean, timeoutMs?: number): Promise<void> {
+/** Waits on an open events file until `match` accepts an event. */
+async function awaitEvent(events: EventStream, match: (e: AgentEvent) => boolean, timeoutMs?: number): Promise<void> {
   const controller = new AbortController();
   const timer = timeoutMs ? setTimeout(() => controller.abort(new Error('timed out')), timeoutMs) : null;
   try {
-    let pending = '';
-    for await (const chunk of events.chunks({ signal: controller.signal })) {
-      pending += chunk.toString();
-      let nl: number;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        if (match(line.split(' '))) return;
-      }
-    }
+    for await (const e of events.read(controller.signal)) if (match(e)) return;
     throw new Error('the daemon closed the event stream');
   } finally {
     if (timer) clearTimeout(timer);
@@ -166,27 +171,23 @@ const commands: Record<string, (args: string[], io: CommandIO) => Promise<number
   async ls(args, io) {
     const json = flag(args, '--json');
     if (args.length > 0) throw new UsageError('usage: anvillm ls [--json]');
-    const text = await withClient(io, async (c) => (await c.readFile('list')).toString());
-    const rows = parseList(text).map((l) => ({ ...l, pid: l.pid === '-' ? null : Number(l.pid) }));
+    const list = await withClient(io, (c) => c.list());
+    const rows = list.map((l) => ({ ...l, pid: l.pid === '-' ? null : Number(l.pid) }));
     if (json) io.stdout(JSON.stringify(rows, null, 2));
     else for (const r of rows) io.stdout([r.id, r.backend.padEnd(8), r.state.padEnd(8), String(r.pid ?? '-').padEnd(7), (r.alias ?? '-').padEnd(12), r.cwd].join(' '));
     return 0;
   },
 
   async new(args, io) {
+    const usage = 'new <backend> <dir> [--alias a] [--worktree [branch]]';
     const alias = option(args, '--alias');
-    need(args, 2, 'new <backend> <dir> [--alias a]');
-    if (args.length > 2) throw new UsageError('usage: anvillm new <backend> <dir> [--alias a]');
-    const words = ['new', args[0]!, path.resolve(args[1]!), ...(alias ? [alias] : [])];
-    const id = await withClient(io, async (c) => {
-      const ctl = await c.open('ctl', ORDWR);
-      try {
-        await ctl.write(`${quoteWords(words)}\n`);
-        return (await ctl.read()).toString().trim();
-      } finally {
-        await ctl.close();
-      }
-    });
+    const worktree = worktreeOption(args);
+    need(args, 2, usage);
+    if (args.length > 2) throw new UsageError(`usage: anvillm ${usage}`);
+    // `new <backend> <dir> worktree` asks for a worktree; an alias of that name needs one too.
+    if (alias === 'worktree' && !worktree) throw new UsageError('--alias worktree names a worktree session only: add --worktree, or pick another name');
+    const options: NewOptions = { ...(alias ? { alias } : {}), ...(worktree ? { worktree } : {}) };
+    const id = await withClient(io, (c) => c.create(args[0]!, path.resolve(args[1]!), options));
     io.stdout(id);
     return 0;
   },
@@ -198,18 +199,18 @@ const commands: Record<string, (args: string[], io: CommandIO) => Promise<number
     const text = words.length > 0 ? words.join(' ') : await readStdin();
     return withClient(io, async (c) => {
       const id = await sessionId(c, who!); // an alias resolves to the id
-      const events = wait ? await c.open('events', OREAD) : null;
+      const events = wait ? await c.events() : null;
       try {
-        await c.writeFile(`${id}/in`, text);
+        await c.write(id, 'in', text);
         if (events) {
           // The answer is the next "out" (prompts queued ahead answer first: send one at a time).
           let ended = '';
-          await awaitEvent(events, (w) => {
-            if (w[0] === id && (w[1] === 'exit' || w[1] === 'error' || w[1] === 'gone')) ended = w.slice(1).join(' ');
-            return w[0] === id && (w[1] === 'out' || ended !== '');
+          await awaitEvent(events, (e) => {
+            if (e.id === id && (e.kind === 'exit' || e.kind === 'error' || e.kind === 'gone')) ended = eventText(e);
+            return e.id === id && (e.kind === 'out' || ended !== '');
           });
           if (ended) throw new Error(`session ${id} ended before answering (${ended}); see ${id}/err`);
-          io.stdout((await c.readFile(`${id}/out`)).toString());
+          io.stdout(await c.read(id, 'out'));
         }
         return 0;
       } finally {
@@ -221,7 +222,7 @@ const commands: Record<string, (args: string[], io: CommandIO) => Promise<number
   async read(args, io) {
     need(args, 1, 'read <id> [file]');
     const [who, file = 'out'] = args;
-    const data = await withClient(io, async (c) => (await readSessionFile(c, await sessionId(c, who!), file)).toString());
+    const data = await withClient(io, async (c) => readSessionFile(c, await sessionId(c, who!), file));
     process.stdout.write(data);
     return 0;
   },
@@ -234,14 +235,14 @@ const commands: Record<string, (args: string[], io: CommandIO) => Promise<number
     if (ms !== undefined && !(ms > 0)) throw new UsageError('--timeout takes seconds');
     return withClient(io, async (c) => {
       const id = await sessionId(c, args[0]!);
-      const events = await c.open('events', OREAD); // first, so no change is missed
+      const events = await c.events(); // first, so no change is missed
       try {
-        let now = (await c.readFile(`${id}/state`)).toString().trim();
+        let now = (await c.read(id, 'state')).trim();
         if (now !== state) {
           try {
-            await awaitEvent(events, (w) => {
-              if (w[0] === id && w[1] === 'state') now = w[3] ?? now;
-              if (w[0] === id && w[1] === 'gone' && now !== state) throw new Error(`session ${id} was killed while ${now} (waited for ${state})`);
+            await awaitEvent(events, (e) => {
+              if (e.id === id && e.kind === 'state') now = e.to;
+              if (e.id === id && e.kind === 'gone' && now !== state) throw new Error(`session ${id} was killed while ${now} (waited for ${state})`);
               return now === state;
             }, ms);
           } catch (e) {
@@ -253,7 +254,7 @@ const commands: Record<string, (args: string[], io: CommandIO) => Promise<number
         }
         return 0;
       } finally {
-        await events.close().catch(() => {});
+        await events.close();
       }
     });
   },
@@ -261,16 +262,21 @@ const commands: Record<string, (args: string[], io: CommandIO) => Promise<number
   async ctl(args, io) {
     need(args, 2, 'ctl <id> <command…>');
     const [who, ...words] = args;
-    const answer = await withClient(io, async (c) => {
-      const ctl = await c.open(`${await sessionId(c, who!)}/ctl`, ORDWR);
-      try {
-        await ctl.write(`${quoteWords(words)}\n`);
-        return (await ctl.read()).toString();
-      } finally {
-        await ctl.close();
-      }
+    const answer = await withClient(io, async (c) => c.ctl(await sessionId(c, who!), words));
+    if (answer) io.stdout(answer);
+    return 0;
+  },
+
+  async diff(args, io) {
+    need(args, 1, 'diff <id>');
+    if (args.length > 1) throw new UsageError('usage: anvillm diff <id>');
+    const text = await withClient(io, async (c) => {
+      const id = await sessionId(c, args[0]!);
+      const diff = await c.diff(id);
+      if (diff === null) throw new Error(`session ${id} is not a worktree session: it has no diff (start one with new --worktree)`);
+      return diff;
     });
-    if (answer) io.stdout(answer.replace(/\n$/, ''));
+    process.stdout.write(text);
     return 0;
   },
 
@@ -283,11 +289,11 @@ const commands: Record<string, (args: string[], io: CommandIO) => Promise<number
     if (args.length > 1) throw new UsageError('usage: anvillm attach <id>');
     const argv = await withClient(io, async (c) => {
       const id = await sessionId(c, args[0]!);
-      const state = (await readSessionFile(c, id, 'state')).toString().trim();
+      const state = (await readSessionFile(c, id, 'state')).trim();
       if (state === 'exited') {
         throw new Error(`session ${id} has exited: there is no terminal to attach; \`anvillm read ${id} transcript\` shows what it did`);
       }
-      return tokenize((await readSessionFile(c, id, 'attach')).toString());
+      return tokenize(await readSessionFile(c, id, 'attach'));
     });
     if (!process.stdin.isTTY) {
       throw new Error(`attach needs a terminal; from elsewhere run: ${quoteWords(argv)}`);
@@ -306,8 +312,8 @@ const commands: Record<string, (args: string[], io: CommandIO) => Promise<number
   async events(args, io) {
     if (args.length > 0) throw new UsageError('usage: anvillm events');
     return withClient(io, async (c) => {
-      const events = await c.open('events', OREAD);
-      for await (const chunk of events.chunks()) process.stdout.write(chunk);
+      const events = await c.events();
+      for await (const chunk of events.file.chunks()) process.stdout.write(chunk);
       return 0;
     });
   },

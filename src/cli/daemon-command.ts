@@ -8,9 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { parseList } from '../agentfs/words.js';
-import { Client } from '../ninep/client.js';
 import { namespaceDir } from '../ninep/namespace.js';
+import { AgentClient } from '../protocol/client.js';
 import { stateHome } from '../sandbox/policy.js';
 import { UsageError, type CommandIO } from './io.js';
 
@@ -34,9 +33,9 @@ function runningPid(env: NodeJS.ProcessEnv): number | null {
   }
 }
 
-async function answers(env: NodeJS.ProcessEnv): Promise<Client | null> {
+async function answers(env: NodeJS.ProcessEnv): Promise<AgentClient | null> {
   try {
-    return await Client.dial('agent', { env });
+    return await AgentClient.dial(env);
   } catch {
     return null;
   }
@@ -84,8 +83,7 @@ async function stop(args: string[], io: CommandIO): Promise<number> {
     const c = await answers(io.env);
     if (c) {
       try {
-        const ids = parseList((await c.readFile('list')).toString()).map((l) => l.id);
-        for (const id of ids) await c.writeFile(`${id}/ctl`, 'kill\n').catch(() => {});
+        for (const { id } of await c.list()) await c.ctl(id, ['kill']).catch(() => {});
       } finally {
         c.close();
       }
@@ -107,7 +105,7 @@ async function status(io: CommandIO): Promise<number> {
     return 1;
   }
   try {
-    const sessions = parseList((await c.readFile('list')).toString()).length;
+    const sessions = (await c.list()).length;
     const since = fs.statSync(f.lock).mtime;
     const up = Math.round((Date.now() - since.getTime()) / 1000);
     io.stdout(`pid ${pid}\nsocket ${f.socket}\nsessions ${sessions}\nuptime ${up} s (since ${since.toISOString()})\nlog ${f.log}`);

@@ -8,8 +8,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { Client } from '../ninep/client.js';
-import { OREAD } from '../ninep/constants.js';
+import { AgentClient } from '../protocol/client.js';
 import { processIO, type CommandIO } from './io.js';
 
 export interface NotifyOptions {
@@ -49,9 +48,9 @@ export async function notify(io: CommandIO, options: NotifyOptions = {}): Promis
     });
 
   while (!signal?.aborted) {
-    let client: Client;
+    let client: AgentClient;
     try {
-      client = await Client.dial('agent', { env: io.env });
+      client = await AgentClient.dial(io.env);
     } catch {
       if (!waitingSaid) io.stderr('anvillm-notify: no daemon answers yet; waiting for one');
       waitingSaid = true;
@@ -60,22 +59,15 @@ export async function notify(io: CommandIO, options: NotifyOptions = {}): Promis
     }
     waitingSaid = false;
     try {
-      const events = await client.open('events', OREAD);
-      let pending = '';
-      for await (const chunk of events.chunks({ signal })) {
-        pending += chunk.toString();
-        let nl: number;
-        while ((nl = pending.indexOf('\n')) >= 0) {
-          const [id, kind, from, to] = pending.slice(0, nl).split(' ');
-          pending = pending.slice(nl + 1);
-          if (kind !== 'state' || from !== 'running' || to !== 'idle') continue;
-          const read = async (f: string) => (await client.readFile(`${id}/${f}`)).toString().trim();
-          try {
-            const [cwd, alias, out] = await Promise.all([read('cwd'), read('alias'), read('out')]);
-            await send(`${path.basename(cwd)} (${alias || id})`, firstLine(out));
-          } catch (e) {
-            io.stderr(`anvillm-notify: ${id}: ${(e as Error).message}`); // e.g. killed meanwhile
-          }
+      const events = await client.events();
+      for await (const e of events.read(signal)) {
+        if (e.kind !== 'state' || e.from !== 'running' || e.to !== 'idle') continue;
+        const read = async (f: string) => (await client.read(e.id, f)).trim();
+        try {
+          const [cwd, alias, out] = await Promise.all([read('cwd'), read('alias'), read('out')]);
+          await send(`${path.basename(cwd)} (${alias || e.id})`, firstLine(out));
+        } catch (err) {
+          io.stderr(`anvillm-notify: ${e.id}: ${(err as Error).message}`); // e.g. killed meanwhile
         }
       }
     } catch (e) {

@@ -3,15 +3,21 @@ import path from 'node:path';
 
 import { loadPolicy, stateHome, type Policy } from '../sandbox/policy.js';
 import { probe, type Probe } from '../sandbox/providers.js';
+import type { Protection } from '../sandbox/guard.js';
+import type { Placeholder } from '../sandbox/protected.js';
 import { accessName, findOnPath } from '../sandbox/resolve.js';
+import { within } from '../sandbox/paths.js';
 import { SandboxRefused, wrap } from '../sandbox/sandbox.js';
+import { worktreeGrants } from '../worktree/grants.js';
+import { listRecords } from '../worktree/worktree.js';
 import { UsageError, type CommandIO } from './io.js';
 
 export const SANDBOX_USAGE = `usage: anvillm sandbox check [--cwd DIR] [--agent PROGRAM]
        anvillm sandbox show
 
 check   what a session would get: provider, Landlock ABI, each path and its access, the
-        environment, and the exact argv; exit 1 when a session would be refused
+        environment, and the exact argv; exit 1 when a session would be refused. In a
+        worktree session's worktree: what that session gets (its git data too)
 show    the policy file's path and a summary of it`;
 
 function quote(word: string): string {
@@ -52,7 +58,10 @@ async function check(args: string[], io: CommandIO): Promise<number> {
   out(`landrun:   ${providerLine(found.landrun)}${found.landrun.usable && !found.landrun.unixScoped ? ' — cannot control unix sockets' : ''}`);
   out(`kernel:    ${found.kernel} (Landlock ABI ${found.landlockAbi ?? 'none'}, estimated from the release)`);
   out(`network:   ${networkSummary(policy)}`);
-  const session = { cwd, stateDir: path.join(stateHome(env), 'anvillm', 'sessions', 'SESSION-ID'), agentPath, env };
+  const worktree = listRecords(env).find((r) => within(cwd, r.path));
+  const extra = worktree ? worktreeGrants(env, worktree) : undefined;
+  if (worktree) out(`worktree:  ${worktree.path} (branch ${worktree.branch}, from ${worktree.checkout})`);
+  const session = { cwd, stateDir: path.join(stateHome(env), 'anvillm', 'sessions', 'SESSION-ID'), agentPath, env, ...(extra ? { extra } : {}) };
   let wrapped;
   try {
     wrapped = wrap(policy, found, session, { agentArgs: [], inherited: [], dryRun: true });
@@ -70,11 +79,29 @@ async function check(args: string[], io: CommandIO): Promise<number> {
     const state = g.exists ? '' : perSession ? '  (made for each session)' : '  (does not exist: skipped)';
     out(`  ${accessName(g).padEnd(4)} ${g.path.padEnd(40)} ${g.origin}${state}`);
   }
-  for (const p of wrapped.resolved.keepReadOnly) out(`  ro   ${p.padEnd(40)} kept read-only: AnviLLM's own configuration`);
   for (const p of wrapped.resolved.hidden) out(`  -    ${p.padEnd(40)} hidden: its sockets act outside the sandbox`);
+  protection(wrapped.resolved.protection, out);
   out(`env:       ${Object.keys(wrapped.env).sort().join(' ')}`);
   out(`argv:      ${wrapped.argv.map(quote).join(' ')}`);
+  out(`cwd:       ${wrapped.cwd} (the argv starts here: landrun has no chdir)`);
   return 0;
+}
+
+const ABSENT = {
+  made: (p: Placeholder) => (p.kind === 'dir' ? 'made as an empty directory' : `made as a file holding ${JSON.stringify(p.content)}`),
+  sealed: 'cannot be made: the home directory is sealed',
+  open: 'not protected until it exists',
+};
+
+/** The protected paths (src/sandbox/protected.ts) this session's grants reach, and those the policy releases. */
+function protection(p: Protection, out: (line: string) => void): void {
+  out(`protected: read-only inside the writable grants, as programs outside the sandbox run them (release: filesystem.unprotect)`);
+  for (const dir of p.sealed) out(`  seal ${dir.padEnd(40)} nothing new at its top: each entry bound on its own`);
+  for (const x of p.paths) {
+    const absent = x.exists ? '' : x.placeholder ? ` (absent: ${ABSENT.made(x.placeholder)})` : ` (absent: ${ABSENT[x.absent ?? 'open']})`;
+    out(`  ${x.exists || x.placeholder ? 'ro  ' : '-   '} ${x.path.padEnd(40)} ${x.why}${absent}`);
+  }
+  for (const r of p.released) out(`  rw   ${r.path.padEnd(40)} RELEASED by ${r.origin}: ${r.why}`);
 }
 
 function show(io: CommandIO): number {

@@ -13,6 +13,7 @@ import { Server } from '../ninep/server.js';
 import { stateHome } from '../sandbox/policy.js';
 import { SessionManager } from '../session/manager.js';
 import { startAssist } from './assist-launch.js';
+import { boundedLog } from './bounded-log.js';
 import { UsageError, type CommandIO } from './io.js';
 
 export const SERVE_USAGE = `usage: anvillm serve [--assist]
@@ -80,7 +81,9 @@ export async function serveCommand(args: string[], io: CommandIO): Promise<numbe
   let posted;
   try {
     await manager.adopt();
-    const server = new Server(agentTree(manager), { log: (line) => io.stderr(`anvillm: ${line}`) });
+    // What clients cause is logged within bounds: a client in a loop cannot fill the disk.
+    const clientLog = boundedLog((line) => io.stderr(`anvillm: ${line}`));
+    const server = new Server(agentTree(manager, { log: clientLog }), { log: clientLog });
     posted = await post('agent', server, env);
     io.stderr(`anvillm: serving ${posted.path} (${manager.list().length} sessions)`);
     if (withAssist) await startAssist(env, io);

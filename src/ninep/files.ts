@@ -87,9 +87,16 @@ export interface SnapshotFileOptions {
   read?(): string | Uint8Array | Promise<string | Uint8Array>;
   /** stat's length, when it is cheap to know; default 0. */
   length?(): number;
-  /** Checks one write before it is kept; throw to refuse it (the Twrite fails, nothing is kept). */
+  /**
+   * Checks one write before it is kept; throw to refuse it (the Twrite fails, nothing is kept).
+   * `written` is what the open holds so far: look at a bounded part of it, or the writes of a
+   * big file cost the square of its size.
+   */
   check?(data: Buffer, written: Buffer): void;
-  /** Bytes one open may write before further writes are refused; default 1 MiB. */
+  /**
+   * Bytes one open may write; the write that goes past it fails, what the open held is dropped
+   * and its later writes fail too (nothing is committed). Default 1 MiB.
+   */
   maxBytes?: number;
   /** All bytes written on one open, delivered at clunk when there was at least one write. */
   commit?(data: Buffer): void | Promise<void>;
@@ -134,11 +141,19 @@ export class SnapshotFile implements FileNode {
     let buf = Buffer.alloc(0);
     let size = 0;
     let wrote = false;
+    // Past the cap the open keeps nothing and refuses the rest: half a write is not a write.
+    let refused: string | null = null;
     return {
       readsNeverWait: true,
       read: (offset, count) => content.subarray(offset, offset + count),
       write: (data) => {
-        if (size + data.length > limit) throw new Error(`${this.options.name}: write too long: at most ${limit} bytes per open`);
+        if (refused === null && size + data.length > limit) {
+          refused = `${this.options.name}: write too long: at most ${limit} bytes per open; open it again`;
+          buf = Buffer.alloc(0);
+          size = 0;
+          wrote = false;
+        }
+        if (refused !== null) throw new Error(refused);
         check?.(data, buf.subarray(0, size));
         if (size + data.length > buf.length) {
           const grown = Buffer.alloc(Math.min(limit, Math.max(size + data.length, buf.length * 2, 256)));

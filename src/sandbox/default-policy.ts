@@ -4,7 +4,8 @@
  * start otherwise), /proc/self/maps and /proc/self/stat readable (abort at start; "Failed to get
  * memory usage"), /etc/bash.bashrc readable (else every tool output starts with an error), and
  * the DNS/TLS files for real APIs. /etc/passwd, /proc/meminfo, /proc/self/cgroup and /proc/version
- * are not needed, so they are not granted. Unlike the original, ~/.config/anvillm is not granted:
+ * are not needed, so they are not granted. ~/.claude.json is not granted: sessions keep Claude
+ * Code's state in their own file (backends/claude.ts, sessionStateFile). Unlike the original, ~/.config/anvillm is not granted:
  * an agent that can write it can rewrite its own sandbox policy and backends for the next session
  * (sessions keep it read-only even inside a writable grant).
  */
@@ -17,8 +18,8 @@ export const DEFAULT_POLICY_YAML = `# AnviLLM sandbox policy.
 # Paths may use {CWD} (the session's directory), {HOME}, {TMPDIR}, {XDG_CONFIG_HOME},
 # {XDG_DATA_HOME}, {XDG_CACHE_HOME}, {XDG_STATE_HOME} and {ANY_ENV_VAR}; an undefined variable is
 # an error. Paths that do not exist are skipped. Every session also gets its own directory and
-# its state directory read-write, and the agent program's directory read+execute. AnviLLM's own
-# configuration ({XDG_CONFIG_HOME}/anvillm) stays read-only: an agent must not rewrite its sandbox.
+# its state directory read-write, and the agent program's whole installed package read+execute.
+# AnviLLM's own configuration ({XDG_CONFIG_HOME}/anvillm) stays read-only (see unprotect below).
 
 general:
   # false (strict, recommended): a session is refused when no provider can enforce this policy.
@@ -35,7 +36,6 @@ filesystem:
     - "{CWD}"
     - "{TMPDIR}"
     - "{HOME}/.claude"
-    - "{HOME}/.claude.json"
     - "{HOME}/.kiro"
     - "{HOME}/.gemini"
     - /dev/null
@@ -61,6 +61,12 @@ filesystem:
   # read-write + execute (Codex runs programs it keeps in ~/.codex)
   rwx:
     - "{HOME}/.codex"
+  # Inside every writable grant, what programs outside the sandbox run or obey stays read-only
+  # and cannot be created: git hooks and config, editor and agent project settings, shell
+  # start-up files, the agents' own settings (anvillm sandbox check lists them). A path listed
+  # here is released, with everything under it: an agent can then plant commands that run
+  # OUTSIDE the sandbox the next time you use git, your shell, your editor or that agent.
+  unprotect: []
 
 network:
   # false: no TCP at all.

@@ -35,6 +35,8 @@ export interface Policy {
   logLevel: LogLevel;
   provider: Provider;
   paths: PathRule[];
+  /** filesystem.unprotect: protected paths (protected.ts) the user releases, at their own risk. */
+  unprotect: { template: string; line: number }[];
   network: { enabled: boolean; unrestricted: boolean; connectTcp: PortRange[]; bindTcp: PortRange[] };
   /** Variable names, or prefixes ending in `*`. */
   env: string[];
@@ -88,6 +90,7 @@ export function parsePolicy(text: string, file: string): Policy {
     logLevel: 'error',
     provider: 'auto',
     paths: [],
+    unprotect: [],
     network: { enabled: true, unrestricted: true, connectTcp: [], bindTcp: [] },
     env: [],
     ldd: false,
@@ -116,13 +119,14 @@ export function parsePolicy(text: string, file: string): Policy {
         }
         break;
       case 'filesystem':
-        for (const e of y.entries(section.value, 'filesystem', ACCESSES)) {
+        for (const e of y.entries(section.value, 'filesystem', [...ACCESSES, 'unprotect'])) {
           y.list(e).forEach((item, i) => {
             const template = String(item.value).trim();
             if (!template.startsWith('/') && !template.startsWith('{') && !template.startsWith('~/')) {
               y.fail(item, `${e.field}[${i}]`, `"${template}" is a relative path: write it absolute, or start it with a template such as {HOME}/`);
             }
-            policy.paths.push({ template, access: e.key as Access, line: y.lineOf(item) });
+            if (e.key === 'unprotect') policy.unprotect.push({ template, line: y.lineOf(item) });
+            else policy.paths.push({ template, access: e.key as Access, line: y.lineOf(item) });
           });
         }
         break;

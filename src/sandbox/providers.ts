@@ -8,11 +8,14 @@
  * the sandbox) or $NAMESPACE/agent: that escape was measured, and it decides the rules below.
  */
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 
 import type { Policy, PortRange } from './policy.js';
-import { accessName, findOnPath, within, type GrantedPath, type Resolved } from './resolve.js';
+import { within } from './paths.js';
+import { accessName, findOnPath, type GrantedPath, type Resolved } from './resolve.js';
 
 const run = promisify(execFile);
 
@@ -137,12 +140,16 @@ function portList(ranges: PortRange[]): string {
   return ports.join(',');
 }
 
-/** Grants an ancestor already covers with at least the same access add nothing. */
-function essential(paths: GrantedPath[]): GrantedPath[] {
+/**
+ * Grants an ancestor already covers with at least the same access add nothing. bubblewrap does not
+ * tell execute from read (`execMatters` false): a read+execute package inside a writable directory
+ * must not be bound over it read-only.
+ */
+function essential(paths: GrantedPath[], execMatters = true): GrantedPath[] {
   const kept: GrantedPath[] = [];
   for (const g of paths) {
     if (!g.exists) continue;
-    const covered = kept.some((k) => within(g.path, k.path) && (k.write || !g.write) && (k.exec || !g.exec));
+    const covered = kept.some((k) => within(g.path, k.path) && (k.write || !g.write) && (k.exec || !g.exec || !execMatters));
     if (!covered) kept.push(g);
   }
   return kept;
@@ -153,24 +160,64 @@ function providedByBwrap(p: string): boolean {
   return p === '/proc' || p.startsWith('/proc/') || p === '/dev' || p.startsWith('/dev/');
 }
 
+/** Each entry of a sealed directory, bound writable on its own (symlinks are reached through their targets). */
+function sealArgs(sealed: string[]): string[] {
+  const argv: string[] = [];
+  for (const dir of sealed) {
+    argv.push('--ro-bind', dir, dir);
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      if (!e.isSymbolicLink()) argv.push('--bind', path.join(dir, e.name), path.join(dir, e.name));
+    }
+  }
+  return argv;
+}
+
+/**
+ * Protected paths are bound read-only after every writable bind; each directory between one and
+ * the writable mount above it is first bound onto itself (pinned): a mount point cannot be
+ * renamed, and renaming a parent (`mv .git/modules/a x; mkdir -p .git/modules/a`) would otherwise
+ * leave the read-only bind behind, measured.
+ */
+function pinArgs(granted: Resolved, mounts: string[]): string[] {
+  const pins = new Set<string>();
+  for (const p of granted.protection.paths) {
+    if (!p.exists) continue;
+    const root = mounts.filter((m) => m !== p.path && within(p.path, m)).sort((a, b) => b.length - a.length)[0];
+    if (!root) continue;
+    for (let a = path.dirname(p.path); a !== root && within(a, root); a = path.dirname(a)) pins.add(a);
+  }
+  return [...pins].sort((x, y) => x.length - y.length).flatMap((a) => ['--bind', a, a]);
+}
+
 export function bwrapArgv(bwrapPath: string, granted: Resolved, launch: LaunchContext, shareNet: boolean): string[] {
   const argv = [bwrapPath, '--unshare-all'];
   if (shareNet) argv.push('--share-net');
   // --new-session: no controlling tty, so nothing inside can push keystrokes into the terminal.
   // --cap-drop ALL: as root, bwrap would otherwise keep capabilities (a test remounted /usr rw).
   argv.push('--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp');
-  for (const g of essential(granted.paths)) {
+  const mounts: string[] = [];
+  for (const g of essential(granted.paths, false)) {
     if (providedByBwrap(g.path)) continue;
     argv.push(g.write ? '--bind' : '--ro-bind', g.path, g.path);
+    if (g.write) mounts.push(g.path);
   }
+  const sealed = sealArgs(granted.protection.sealed);
+  argv.push(...sealed);
+  for (let i = 0; i < sealed.length; i += 3) if (sealed[i] === '--bind') mounts.push(sealed[i + 1]!);
+  // Before the hiding: a pin binds a whole host directory, which must not bring back what is hidden.
+  argv.push(...pinArgs(granted, mounts));
   // Hide what must not be reachable, then give back the grants that lie inside it.
   for (const h of granted.hidden) {
     argv.push('--tmpfs', h);
-    for (const g of granted.paths) {
-      if (g.exists && g.path !== h && within(g.path, h)) argv.push(g.write ? '--bind' : '--ro-bind', g.path, g.path);
-    }
+    for (const g of granted.paths) if (g.exists && g.path !== h && within(g.path, h)) argv.push(g.write ? '--bind' : '--ro-bind', g.path, g.path);
   }
-  for (const p of granted.keepReadOnly) argv.push('--ro-bind', p, p);
+  // Parents first, so a path inside another stays read-only; a worktree session's own git data
+  // inside its read-only checkout is bound again at once (`reopened`).
+  const readOnly = granted.protection.paths.filter((p) => p.exists).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  for (const p of readOnly) {
+    argv.push('--ro-bind', p.path, p.path);
+    for (const w of p.reopened ?? []) argv.push('--bind', w, w);
+  }
   // Everything not bound is read-only: a write outside the policy fails loudly instead of
   // landing in the sandbox's throw-away root.
   argv.push('--remount-ro', '/', '--chdir', launch.cwd);

@@ -6,6 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { namespaceDir } from '../ninep/namespace.js';
+import { guard, type Protection } from './guard.js';
+import { within } from './paths.js';
 import { type Access, type Policy, PolicyError, configHome, homeDir, stateHome } from './policy.js';
 
 type Env = NodeJS.ProcessEnv;
@@ -26,6 +28,22 @@ export interface SessionContext {
    * so a session never needs all of /tmp (where other sessions and users keep files).
    */
   tmpDir?: string;
+  /** Computed for this session beyond the policy (src/worktree: a worktree session's git data). */
+  extra?: SessionExtra;
+}
+
+/** A grant one session gets beyond the policy. */
+export interface ExtraGrant {
+  path: string;
+  access: Access;
+  /** Shown by `sandbox check`: why the session has it. */
+  origin: string;
+}
+
+export interface SessionExtra {
+  grants: ExtraGrant[];
+  /** Kept read-only wherever a writable grant would include them; grants inside them still apply. */
+  readOnly: string[];
 }
 
 export interface GrantedPath {
@@ -45,11 +63,8 @@ export interface Resolved {
    * $XDG_RUNTIME_DIR) and other sessions' state. Granted paths inside them stay granted.
    */
   hidden: string[];
-  /**
-   * Existing directories inside a writable grant that must stay read-only: AnviLLM's own
-   * configuration, where an agent could otherwise rewrite its sandbox for the next session.
-   */
-  keepReadOnly: string[];
+  /** What stays read-only inside the writable grants (protected.ts), and what the policy releases. */
+  protection: Protection;
   /** Exactly the environment the agent sees. */
   env: Record<string, string>;
 }
@@ -103,6 +118,44 @@ function interpreterOf(file: string, env: Env): string | null {
   return words[0] ?? null;
 }
 
+/** The package.json `bin` of `dir` names `file`. */
+function declaresBin(dir: string, file: string): boolean {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { bin?: unknown };
+    const bins = typeof pkg.bin === 'string' ? [pkg.bin] : pkg.bin && typeof pkg.bin === 'object' ? Object.values(pkg.bin) : [];
+    return bins.some((b) => typeof b === 'string' && fs.existsSync(path.join(dir, b)) && fs.realpathSync(path.join(dir, b)) === file);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What the agent program needs to run, read+execute: its real directory, its interpreter's, and
+ * its whole installed package. Under node_modules (npm -g under any prefix, nvm, volta, pnpm's
+ * .pnpm store, a project's node_modules/.bin) that is the outermost node_modules tree, where its
+ * launcher finds its optional platform packages; elsewhere the nearest directory whose
+ * package.json declares the program in `bin`.
+ */
+export function agentPackage(agentPath: string, env: Env): [string, string][] {
+  const real = fs.realpathSync(agentPath);
+  const out: [string, string][] = [[path.dirname(real), 'the agent program']];
+  const interpreter = interpreterOf(real, env);
+  if (interpreter && fs.existsSync(interpreter)) out.push([path.dirname(fs.realpathSync(interpreter)), "the agent's interpreter"]);
+  const at = real.indexOf('/node_modules/');
+  if (at >= 0) {
+    out.push([real.slice(0, at + '/node_modules'.length), "the agent's installed package and its platform packages"]);
+    return out;
+  }
+  const home = homeDir(env);
+  for (let dir = path.dirname(real), up = 0; up < 4 && dir !== '/' && dir !== home; dir = path.dirname(dir), up++) {
+    if (declaresBin(dir, real)) {
+      out.push([dir, "the agent's installed package"]);
+      break;
+    }
+  }
+  return out;
+}
+
 /**
  * The absolute, real path of `prog` on PATH. Relative PATH entries (".", "") are skipped: they
  * would find whatever sits in the daemon's working directory.
@@ -120,11 +173,6 @@ export function findOnPath(prog: string, env: Env): string | null {
     }
   }
   return null;
-}
-
-/** `inner` is `outer` or inside it. */
-export function within(inner: string, outer: string): boolean {
-  return inner === outer || inner.startsWith(outer === '/' ? '/' : `${outer}/`);
 }
 
 /** The landrun-style name of a grant's access: ro, rox, rw, rwx. */
@@ -179,18 +227,33 @@ export function resolveSession(policy: Policy, ctx: SessionContext): Resolved {
   grant(path.resolve(ctx.cwd), 'rw', 'the session directory');
   grant(ctx.stateDir, 'rw', 'the session state directory');
   grant(sessionTmpDir(ctx), 'rw', 'the session temporary directory');
-  // An agent installed under node_modules or ~/.local must run: its real directory, and its
-  // interpreter's, are readable and executable.
-  const real = fs.realpathSync(ctx.agentPath);
-  grant(path.dirname(real), 'rox', 'the agent program');
-  const interpreter = interpreterOf(real, ctx.env);
-  if (interpreter && fs.existsSync(interpreter)) grant(path.dirname(fs.realpathSync(interpreter)), 'rox', "the agent's interpreter");
+  for (const [dir, why] of agentPackage(ctx.agentPath, ctx.env)) grant(dir, 'rox', why);
+  for (const g of ctx.extra?.grants ?? []) grant(g.path, g.access, g.origin);
 
   const env = selectEnv([...policy.env, ...(ctx.passEnv ?? [])], ctx.env);
   env['TMPDIR'] = sessionTmpDir(ctx);
   const paths = [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  const ownConfig = path.join(configHome(ctx.env), 'anvillm');
-  const keepReadOnly = fs.existsSync(ownConfig) && paths.some((g) => g.write && g.exists && within(ownConfig, g.path)) ? [ownConfig] : [];
   const hidden = sensitiveDirs(ctx).filter((d) => fs.existsSync(d) && paths.some((g) => g.exists && within(d, g.path)));
-  return { paths, hidden, keepReadOnly, env };
+  const unprotect = policy.unprotect.map((u) => ({
+    path: expandTemplate(u.template, ctx, `${policy.file}:${u.line}: filesystem.unprotect`),
+    origin: `${path.basename(policy.file)}:${u.line}`,
+  }));
+  const protection = guard({ grants: paths, hidden, cwd: path.resolve(ctx.cwd), private: [ctx.stateDir, sessionTmpDir(ctx)], env: ctx.env, unprotect });
+  keepExtraReadOnly(protection, paths, ctx.extra);
+  return { paths, hidden, protection, env };
+}
+
+/**
+ * A worktree session's read-only paths (its checkout, the other worktrees, where git looks) join
+ * the protected ones where a writable grant reaches them; the session's own writable grants
+ * inside them (its git data) are bound again after them. Only these: a mandatory path is never
+ * reopened.
+ */
+function keepExtraReadOnly(protection: Protection, paths: GrantedPath[], extra: SessionExtra | undefined): void {
+  const writable = paths.filter((g) => g.write && g.exists);
+  for (const p of extra?.readOnly ?? []) {
+    if (!fs.existsSync(p) || !writable.some((g) => within(p, g.path)) || protection.paths.some((q) => q.path === p)) continue;
+    const reopened = (extra?.grants ?? []).filter((g) => g.access.startsWith('rw') && g.path !== p && within(g.path, p) && fs.existsSync(g.path)).map((g) => g.path);
+    protection.paths.push({ path: p, why: 'a worktree session: your checkout, the other worktrees, where git looks', exists: true, placeholder: null, reopened });
+  }
 }

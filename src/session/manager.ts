@@ -12,8 +12,11 @@ import { DRIVERS } from '../backends/drivers.js';
 import { configHome, loadPolicy, stateHome } from '../sandbox/policy.js';
 import { probe } from '../sandbox/providers.js';
 import { findOnPath } from '../sandbox/resolve.js';
-import { wrap } from '../sandbox/sandbox.js';
+import { SandboxRefused, wrap } from '../sandbox/sandbox.js';
+import { ExplainedError, aliasTakenError } from '../protocol/protocol.js';
 import { Tmux } from '../tmux/tmux.js';
+import { worktreeGrants } from '../worktree/grants.js';
+import { createWorktree, discardWorktree, releaseWorktree, type WorktreeRecord } from '../worktree/worktree.js';
 import { aliasProblem, isId, newId } from './ids.js';
 import { Session, type SessionHost } from './session.js';
 import { readRecords, writeRecords, type Place } from './store.js';
@@ -24,6 +27,11 @@ type Env = NodeJS.ProcessEnv;
 export interface ManagerOptions {
   env?: Env;
   tmux?: Tmux;
+}
+
+/** A session in a new worktree of its directory's repository, on `branch` (default anvillm/<alias or id>). */
+export interface WorktreeRequest {
+  branch?: string;
 }
 
 export interface BackendListing {
@@ -39,6 +47,8 @@ export class SessionManager {
   /** $XDG_STATE_HOME/anvillm */
   readonly stateDir: string;
   private readonly sessions = new Map<string, Session>();
+  /** The worktree of each worktree session (src/worktree). */
+  private readonly worktrees = new Map<string, WorktreeRecord>();
   /** Ids and aliases of sessions being created. */
   private readonly reserved = new Set<string>();
   private readonly listeners = new Set<(e: SessionEvent) => void>();
@@ -53,7 +63,7 @@ export class SessionManager {
       tmux: this.tmux,
       emit: (e) => this.emit(e),
       persist: () => this.persist(),
-      aliasTaken: (alias, by) => this.reserved.has(alias) || [...this.sessions.values()].some((s) => s !== by && s.alias === alias),
+      aliasTaken: (alias, by) => this.aliasTaken(alias, by),
       respawn: (s) => this.respawn(s),
       remove: (s) => this.remove(s),
       transcriptsDir: path.join(configHome(this.env), 'anvillm', 'transcripts'),
@@ -89,7 +99,7 @@ export class SessionManager {
 
   /** Every listed session: those that ended by themselves too, so that a restart can bring them back. */
   private persist(): void {
-    writeRecords(this.recordsFile, [...this.sessions.values()].map((s) => s.record()));
+    writeRecords(this.recordsFile, [...this.sessions.values()].map((s) => ({ ...s.record(), ...(this.worktrees.has(s.id) ? { worktree: this.worktrees.get(s.id) } : {}) })));
   }
 
   subscribe(listener: (e: SessionEvent) => void): () => void {
@@ -112,22 +122,48 @@ export class SessionManager {
     return [...this.sessions.values()].find((s) => s.alias === idOrAlias);
   }
 
+  /** Why `by` (or a new session) cannot take `alias`, or null when it can. */
+  aliasRefusal(alias: string, by?: Session): string | null {
+    return aliasProblem(alias) ?? (this.aliasTaken(alias, by) ? aliasTakenError(alias) : null);
+  }
+
+  private aliasTaken(alias: string, by?: Session): boolean {
+    return this.reserved.has(alias) || [...this.sessions.values()].some((s) => s !== by && s.alias === alias);
+  }
+
   /** Newest first. */
   list(): SessionInfo[] {
     return [...this.sessions.values()].map((s) => s.info()).sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
   }
 
+  /** The worktree a session works in, if it is a worktree session. */
+  worktree(id: string): WorktreeRecord | undefined {
+    return this.worktrees.get(id);
+  }
+
+  /**
+   * Ends a session; a worktree session's branch stays, and its worktree while removing it would
+   * lose work. Resolves with what was kept, and where (worktree sessions only).
+   */
+  async kill(s: Session): Promise<string | undefined> {
+    await s.kill();
+    const wt = this.worktrees.get(s.id);
+    if (!wt) return undefined;
+    const kept = await releaseWorktree(this.env, wt);
+    this.worktrees.delete(s.id);
+    s.addError(`worktree: ${kept}`);
+    process.stderr.write(`anvillm: ${s.id}: ${kept}\n`); // the daemon log says it too
+    return kept;
+  }
+
   /** Starts an agent; resolves once it is starting. Every refusal says what to do. */
-  async create(backendName: string, cwd: string, alias?: string): Promise<Session> {
+  async create(backendName: string, cwd: string, alias?: string, worktree?: WorktreeRequest): Promise<Session> {
     const defs = loadBackends(this.env);
     const def = defs.find((d) => d.name === backendName);
     if (!def) throw new Error(`no backend "${backendName}"; have: ${defs.map((d) => d.name).join(' ')}`);
     const dir = this.realDirectory(cwd);
-    if (alias !== undefined) {
-      const problem = aliasProblem(alias);
-      if (problem) throw new Error(problem);
-      if (this.get(alias) || this.reserved.has(alias)) throw new Error(`alias "${alias}" already exists: pick another`);
-    }
+    const problem = alias === undefined ? null : this.aliasRefusal(alias);
+    if (problem) throw new Error(problem);
     const agentPath = findOnPath(def.command[0]!, this.env);
     if (!agentPath) throw new Error(`${def.command[0]} is not installed: ${def.install}`);
     const id = newId((x) => this.sessions.has(x) || this.reserved.has(x));
@@ -137,27 +173,32 @@ export class SessionManager {
     let win;
     let launch;
     let driver: Driver | null = null;
+    let wt: WorktreeRecord | undefined;
+    let sessionCwd = dir;
     const stateDir = this.sessionDir(id);
     try {
+      if (worktree) ({ record: wt, cwd: sessionCwd } = await createWorktree(this.env, dir, id, worktree.branch ?? `anvillm/${alias ?? id}`));
       fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-      driver = this.driver(def, id, dir, {});
-      launch = await this.launch(def, dir, stateDir, agentPath, driver);
-      win = await this.tmux.newWindow({ session: `anvillm-${def.name}`, name: id, cwd: dir, argv: launch.argv, env: launch.env, size: def.size });
+      driver = this.driver(def, id, sessionCwd, {});
+      launch = await this.launch(def, sessionCwd, stateDir, agentPath, driver, wt);
+      win = await this.tmux.newWindow({ session: `anvillm-${def.name}`, name: id, cwd: launch.cwd, argv: launch.argv, env: launch.env, size: def.size });
     } catch (e) {
       // A refused or failed start leaves nothing: its agent file, its state directory (a new id's,
       // so all ours), and the placeholder that made its tmux session.
       driver?.close();
       fs.rmSync(stateDir, { recursive: true, force: true });
       await this.tmux.dropPlaceholder(`anvillm-${def.name}`);
+      if (wt) await discardWorktree(this.env, wt);
       throw e;
     } finally {
       for (const c of claims) this.reserved.delete(c);
     }
     const record = { alias: alias ?? null, tmuxSession: win.session, windowId: win.windowId, paneId: win.paneId, pid: win.pid };
-    const session = new Session(this.host, def, id, dir, record, driver);
+    const session = new Session(this.host, def, id, sessionCwd, record, driver);
     for (const w of launch.warnings) session.addError(`sandbox: ${w}`);
     this.sessions.set(id, session);
-    this.emit({ id, kind: 'new', backend: def.name, cwd: dir });
+    if (wt) this.worktrees.set(id, wt);
+    this.emit({ id, kind: 'new', backend: def.name, cwd: sessionCwd });
     this.persist();
     return session;
   }
@@ -185,21 +226,21 @@ export class SessionManager {
   }
 
   /** The argv and environment of the agent inside the sandbox, with the policy read afresh. */
-  private async launch(def: BackendDefinition, cwd: string, stateDir: string, agentPath: string, driver: Driver | null) {
+  private async launch(def: BackendDefinition, cwd: string, stateDir: string, agentPath: string, driver: Driver | null, worktree?: WorktreeRecord) {
     const tmuxSession = `anvillm-${def.name}`;
     const inherited = await this.tmux.inheritedEnv(tmuxSession);
     const extra = driver?.launch() ?? { args: [], env: {} };
     const env = { ...def.env, ...extra.env };
-    const wrapped = wrap(
+    const wrapped = await explainRefusal(def.name, async () => wrap(
       loadPolicy(this.env),
       await probe(this.env),
-      { cwd, stateDir, agentPath, env: { ...this.env, ...env }, passEnv: [...def.passEnv, ...Object.keys(env)] },
+      { cwd, stateDir, agentPath, env: { ...this.env, ...env }, passEnv: [...def.passEnv, ...Object.keys(env)], ...(worktree ? { extra: worktreeGrants(this.env, worktree) } : {}) },
       { agentArgs: [...def.command.slice(1), ...extra.args], inherited },
-    );
+    ));
     if (wrapped.warnings.length > 0) for (const w of wrapped.warnings) process.stderr.write(`anvillm: sandbox: ${w}\n`);
     // tmux runs a one-word argv through sh -c: never give it one.
     const argv = wrapped.argv.length >= 2 ? wrapped.argv : [findOnPath('env', this.env) ?? '/usr/bin/env', ...wrapped.argv];
-    return { argv, env: wrapped.env, warnings: wrapped.warnings };
+    return { argv, cwd: wrapped.cwd, env: wrapped.env, warnings: wrapped.warnings };
   }
 
   /**
@@ -210,8 +251,8 @@ export class SessionManager {
   private async respawn(session: Session): Promise<Place> {
     const agentPath = findOnPath(session.def.command[0]!, this.env);
     if (!agentPath) throw new Error(`${session.def.command[0]} is not installed: ${session.def.install}`);
-    const launch = await this.launch(session.def, session.cwd, this.sessionDir(session.id), agentPath, session.driver);
-    const win = await this.tmux.newWindow({ session: `anvillm-${session.def.name}`, name: session.id, cwd: session.cwd, argv: launch.argv, env: launch.env, size: session.def.size });
+    const launch = await this.launch(session.def, session.cwd, this.sessionDir(session.id), agentPath, session.driver, this.worktrees.get(session.id));
+    const win = await this.tmux.newWindow({ session: `anvillm-${session.def.name}`, name: session.id, cwd: launch.cwd, argv: launch.argv, env: launch.env, size: session.def.size });
     // (A tmux server started again, after a reboot, may have given the new window the old id.)
     if (win.windowId !== session.windowId) await this.tmux.killWindow(session.tmuxSession, session.windowId, session.id).catch(() => {});
     return { tmuxSession: win.session, windowId: win.windowId, paneId: win.paneId, pid: win.pid };
@@ -247,6 +288,7 @@ export class SessionManager {
         continue;
       }
       const driver = this.driver(def, rec.id, rec.cwd, rec.driver ?? {});
+      if (rec.worktree) this.worktrees.set(rec.id, rec.worktree);
       if (!win || win.dead) {
         // What its driver left for the agent (Kiro's agent file) goes until a restart; its pid
         // may be another process's by now.
@@ -278,6 +320,16 @@ export class SessionManager {
 
   /** Ends every agent (daemon stop --kill-sessions). */
   async killAll(): Promise<void> {
-    await Promise.all(this.live().map((s) => s.kill()));
+    await Promise.all(this.live().map((s) => this.kill(s)));
+  }
+}
+
+/** A refused sandbox as a Rerror says it (the refusal's whole text stays in the detail). */
+async function explainRefusal<T>(backend: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (!(e instanceof SandboxRefused)) throw e;
+    throw new ExplainedError(`no sandbox for ${backend}: ${e.fix}; see anvillm sandbox check`, e.message);
   }
 }

@@ -2,6 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+import type { WorktreeRecord } from '../worktree/worktree.js';
+
 /** Where a session's agent runs. */
 export interface Place {
   tmuxSession: string;
@@ -23,9 +25,12 @@ export interface SessionRecord extends Place {
   driver?: Record<string, string>;
 }
 
-export function readRecords(file: string): SessionRecord[] {
+/** A session's record, with its worktree when it works in one. */
+export type StoredRecord = SessionRecord & { worktree?: WorktreeRecord };
+
+export function readRecords(file: string): StoredRecord[] {
   try {
-    const data = JSON.parse(fs.readFileSync(file, 'utf8')) as { sessions?: SessionRecord[] };
+    const data = JSON.parse(fs.readFileSync(file, 'utf8')) as { sessions?: StoredRecord[] };
     return Array.isArray(data.sessions) ? data.sessions : [];
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
@@ -33,7 +38,7 @@ export function readRecords(file: string): SessionRecord[] {
   }
 }
 
-export function writeRecords(file: string, records: SessionRecord[]): void {
+export function writeRecords(file: string, records: StoredRecord[]): void {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, `${JSON.stringify({ sessions: records }, null, 2)}\n`, { mode: 0o600 });

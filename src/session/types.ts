@@ -1,4 +1,5 @@
 /** The contract between sessions and their clients (the daemon's agent/ tree, Assist): DESIGN §3. */
+import type { AgentEvent } from '../protocol/protocol.js';
 
 export type State = 'starting' | 'idle' | 'running' | 'waiting' | 'exited' | 'error';
 
@@ -13,12 +14,4 @@ export interface SessionInfo {
   createdAt: Date;
 }
 
-export type SessionEvent =
-  | { id: string; kind: 'new'; backend: string; cwd: string }
-  | { id: string; kind: 'state'; from: State; to: State }
-  | { id: string; kind: 'alias'; alias: string }
-  | { id: string; kind: 'out' }
-  | { id: string; kind: 'exit'; status: number | null }
-  | { id: string; kind: 'error'; text: string }
-  /** Killed, its processes gone: it has left the list. */
-  | { id: string; kind: 'gone' };
+export type SessionEvent = AgentEvent<State>;

@@ -9,8 +9,9 @@ import { fileURLToPath } from 'node:url';
 
 import { Acme, type Win } from '../acme/acme.js';
 import type { Event } from '../acme/event.js';
-import { tokenize } from '../agentfs/words.js';
-import { Agent, type Row } from './agent.js';
+import type { AgentClient, EventStream } from '../protocol/client.js';
+import { tokenize } from '../protocol/words.js';
+import { connectAgent, rows, type Row } from './agent.js';
 import { ChatWindow } from './chat.js';
 import { ContextWindow } from './context-window.js';
 import type { Host } from './host.js';
@@ -45,7 +46,7 @@ class Assist implements Host {
 
   constructor(
     readonly acme: Acme,
-    readonly agent: Agent,
+    readonly agent: AgentClient,
     private readonly options: AssistOptions,
   ) {}
 
@@ -71,7 +72,7 @@ class Assist implements Host {
   }
 
   async refreshRows(): Promise<Row[]> {
-    this.rowsNow = await this.agent.list();
+    this.rowsNow = await rows(this.agent);
     return this.rowsNow;
   }
 
@@ -138,22 +139,16 @@ class Assist implements Host {
   }
 
   /** Follows agent/events: the table, and the chat windows of the sessions that changed. */
-  async follow(events: Awaited<ReturnType<Agent['events']>>): Promise<void> {
-    let partial = '';
+  async follow(events: EventStream): Promise<void> {
     try {
-      for await (const chunk of events.chunks()) {
-        partial += chunk.toString();
-        const lines = partial.split('\n');
-        partial = lines.pop()!;
-        void this.main?.update(() => this.refreshRows()).catch((e: unknown) => this.error(`/AnviLLM/: ${(e as Error).message}`));
-        for (const line of lines) {
-          const [id, kind, ...rest] = line.split(' ');
-          const chat = this.chats.get(id ?? '');
-          if (!chat) continue;
-          const fail = (e: unknown) => this.error(`${chat.id}: ${(e as Error).message}`);
-          if (kind === 'out' || kind === 'exit' || (kind === 'state' && rest[1] === 'idle')) chat.update().catch(fail);
-          if (kind === 'alias') chat.rename(rest.join(' ')).catch(fail);
-        }
+      for await (const e of events) {
+        // Updates coalesce: a burst of events is one or two reads of the table.
+        void this.main?.update(() => this.refreshRows()).catch((err: unknown) => this.error(`/AnviLLM/: ${(err as Error).message}`));
+        const chat = this.chats.get(e.id);
+        if (!chat) continue;
+        const fail = (err: unknown) => this.error(`${chat.id}: ${(err as Error).message}`);
+        if (e.kind === 'out' || e.kind === 'exit' || (e.kind === 'state' && e.to === 'idle')) chat.update().catch(fail);
+        if (e.kind === 'alias') chat.rename(e.alias).catch(fail);
       }
     } catch (e) {
       if (!this.acme.closed) {
@@ -183,7 +178,7 @@ export async function runAssist(options: AssistOptions): Promise<number> {
       await w.close();
       return 0;
     }
-    const agent = await Agent.connect(options.env, options.agentAddress, options.startDaemon ?? true);
+    const agent = await connectAgent(options.env, options.agentAddress, options.startDaemon ?? true);
     const assist = new Assist(acme, agent, options);
     acme.onClose(() => assist.stop());
     const events = await agent.events();

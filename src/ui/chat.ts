@@ -9,9 +9,10 @@ import path from 'node:path';
 
 import { runeLength, type Win } from '../acme/acme.js';
 import type { Event } from '../acme/event.js';
+import { DiffWindow } from './diff-window.js';
 import { commandWords, isExecute, type Host } from './host.js';
+import { background, openWindow, report, type AcmeWindow, type Command } from './window.js';
 
-const TAG = 'Send Stop Save Load Alias Attach Get ';
 const QUEUED = '(queued: sent when the agent is idle)';
 
 interface Pending {
@@ -25,7 +26,7 @@ export function chatName(cwd: string, id: string, alias: string): string {
   return path.join(cwd, `+Chat.${alias || id}`);
 }
 
-export class ChatWindow {
+export class ChatWindow implements AcmeWindow {
   /** Runes of conversation shown; then the pending prompts up to `pendEnd`; then the user's typing. */
   private end = 0;
   private pendEnd = 0;
@@ -38,23 +39,44 @@ export class ChatWindow {
     readonly win: Win,
     readonly id: string,
     private cwd: string,
+    private alias: string,
+    /** A worktree session's chat has Diff. */
+    private readonly worktree: boolean,
   ) {}
 
   static async open(host: Host, id: string, gone: () => void): Promise<ChatWindow> {
     const row = host.rows().find((r) => r.id === id);
     const cwd = row?.cwd ?? (await host.agent.read(id, 'cwd')).trim();
-    const win = await host.acme.newWindow();
-    const chat = new ChatWindow(host, win, id, cwd);
-    try {
-      await win.name(chatName(cwd, id, row?.alias ?? ''));
-      await win.writeTag(TAG);
-      await chat.reload();
-    } catch (e) {
-      await win.del(true).catch(() => {}); // no half-made window left behind
-      throw e;
-    }
-    host.run(win, (e) => chat.handle(e), gone);
-    return chat;
+    const worktree = (await host.agent.branch(id)) !== null;
+    return openWindow(host, (win) => new ChatWindow(host, win, id, cwd, row?.alias ?? '', worktree), gone);
+  }
+
+  name(): string {
+    return chatName(this.cwd, this.id, this.alias);
+  }
+
+  fill(): Promise<void> {
+    return this.reload();
+  }
+
+  commands(): Record<string, Command> {
+    const ctl = (words: string[]) => this.host.agent.ctl(this.id, words);
+    return {
+      Send: (_rest, e) => this.send(e.arg.trim()),
+      Stop: background(() => ctl(['stop'])),
+      Save: background(async (rest) => this.host.error(`Save: ${this.id} saved to ${await ctl(rest ? ['save', rest] : ['save'])}`)),
+      Load: background(async (rest) => {
+        if (rest === '') throw new Error('give a file: Load <path>');
+        await ctl(['load', rest]);
+      }),
+      Alias: background(async (rest) => {
+        if (rest === '' || /\s/.test(rest)) throw new Error('give one name: Alias <name>');
+        await ctl(['alias', rest]);
+      }),
+      Attach: background(() => this.host.attach(this.id)),
+      ...(this.worktree ? { Diff: background(() => this.showDiff()) } : {}),
+      Get: () => this.reload(),
+    };
   }
 
   /** Shows the window (acme's `show`: scrolls it into view and makes it current). */
@@ -63,7 +85,20 @@ export class ChatWindow {
   }
 
   async rename(alias: string): Promise<void> {
-    await this.win.name(chatName(this.cwd, this.id, alias));
+    this.alias = alias;
+    await this.win.name(this.name());
+  }
+
+  private diffWin: Promise<DiffWindow> | null = null;
+
+  /** Diff: the session's changes in /AnviLLM/<id>/diff, read again when it is already open. */
+  private async showDiff(): Promise<void> {
+    if (this.diffWin) return (await this.diffWin).get();
+    this.diffWin = DiffWindow.open(this.host, this.id, () => (this.diffWin = null));
+    await this.diffWin.catch((e: unknown) => {
+      this.diffWin = null;
+      throw e;
+    });
   }
 
   /** Del was refused once because of an unsent draft: the next one goes through. */
@@ -116,40 +151,19 @@ export class ChatWindow {
     return this.pending.map((p) => `USER: ${p.text}\n${p.queued ? `${QUEUED}\n` : ''}\n`).join('');
   }
 
-  private async handle(e: Event): Promise<void> {
-    if ('IiDd'.includes(e.type)) return this.track(e);
-    if (!isExecute(e)) return this.win.writeEvent(e);
-    const { cmd, rest } = commandWords(e);
-    const run = (p: Promise<unknown>) => p.catch((err: unknown) => this.host.error(`${cmd}: ${err instanceof Error ? err.message : String(err)}`));
-    switch (cmd) {
-      case 'Send':
-        return void (await run(this.send(e.arg.trim())));
-      case 'Stop':
-        return void run(this.host.agent.ctl(this.id, ['stop']));
-      case 'Save':
-        return void run(this.host.agent.ctl(this.id, rest ? ['save', rest] : ['save']).then((file) => this.host.error(`Save: ${this.id} saved to ${file}`)));
-      case 'Load':
-        if (rest === '') return this.host.error('Load: give a file: Load <path>');
-        return void run(this.host.agent.ctl(this.id, ['load', rest]));
-      case 'Alias':
-        if (rest === '' || /\s/.test(rest)) return this.host.error('Alias: give one name: Alias <name>');
-        return void run(this.host.agent.ctl(this.id, ['alias', rest]));
-      case 'Attach':
-        return void run(this.host.attach(this.id));
-      case 'Get':
-        return void (await run(this.reload()));
-      case 'Del': {
-        // acme deletes a window whose events a program reads without asking: the draft would go.
-        const draft = (await this.win.read(`#${this.pendEnd},$`).catch(() => '')).trim();
-        if (draft !== '' && !this.delWarned) {
-          this.delWarned = true;
-          return this.host.error(`Del: ${this.id}: the prompt typed at the end is not sent; Del again to discard it`);
-        }
-        return this.win.writeEvent(e);
-      }
-      default:
-        return this.win.writeEvent(e); // Del, Look, Snarf, external commands: acme's
+  /** Typing moves the parts; Del with an unsent prompt is refused once. */
+  async intercept(e: Event): Promise<boolean> {
+    if ('IiDd'.includes(e.type)) {
+      this.track(e);
+      return true;
     }
+    if (!isExecute(e) || commandWords(e).cmd !== 'Del') return false;
+    // acme deletes a window whose events a program reads without asking: the draft would go.
+    const draft = (await this.win.read(`#${this.pendEnd},$`).catch(() => '')).trim();
+    if (draft === '' || this.delWarned) return false;
+    this.delWarned = true;
+    report(this.host, 'Del', `${this.id}: the prompt typed at the end is not sent; Del again to discard it`);
+    return true;
   }
 
   /**

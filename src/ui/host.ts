@@ -1,11 +1,12 @@
 /** What Assist's windows share: acme, agent/, the session table, and how to report. */
 import type { Acme, Win } from '../acme/acme.js';
 import type { Event } from '../acme/event.js';
-import type { Agent, Row } from './agent.js';
+import type { AgentClient } from '../protocol/client.js';
+import type { Row } from './agent.js';
 
 export interface Host {
   acme: Acme;
-  agent: Agent;
+  agent: AgentClient;
   env: NodeJS.ProcessEnv;
   /** Where Assist was started: relative directories resolve against it. */
   cwd: string;

@@ -7,8 +7,8 @@
 import { execFile } from 'node:child_process';
 
 import type { Win } from '../acme/acme.js';
-import type { Event } from '../acme/event.js';
-import { commandWords, isExecute, type Host } from './host.js';
+import type { Host } from './host.js';
+import { openWindow, type AcmeWindow, type Command } from './window.js';
 
 export const SANDBOX_NAME = '/AnviLLM/Sandbox';
 
@@ -32,56 +32,44 @@ function anvillm(host: Host, args: string[]): Promise<{ code: number; out: strin
   });
 }
 
-export class SandboxWindow {
+export class SandboxWindow implements AcmeWindow {
   private constructor(
     private readonly host: Host,
     readonly win: Win,
   ) {}
 
-  static async open(host: Host, gone: () => void): Promise<SandboxWindow> {
-    const win = await host.acme.newWindow();
-    const w = new SandboxWindow(host, win);
-    await win.name(SANDBOX_NAME);
-    await win.writeTag('Get Edit Reload Status ');
-    await w.get();
-    host.run(win, (e) => w.handle(e), gone);
-    return w;
+  static open(host: Host, gone: () => void): Promise<SandboxWindow> {
+    return openWindow(host, (win) => new SandboxWindow(host, win), gone);
+  }
+
+  name(): string {
+    return SANDBOX_NAME;
+  }
+
+  commands(): Record<string, Command> {
+    return {
+      Get: () => this.fill(),
+      Edit: () => this.edit(),
+      Reload: async () => {
+        const { code } = await anvillm(this.host, ['sandbox', 'show']);
+        await this.fill(code === 0 ? 'Reloaded: sessions started from now on use this policy.\n\n' : 'The policy has errors: sessions will be refused until they are fixed.\n\n');
+      },
+      Status: async () => {
+        const { out } = await anvillm(this.host, ['sandbox', 'check', '--cwd', this.host.cwd]);
+        await this.win.replace('$', `\nStatus (sandbox check --cwd ${this.host.cwd}):\n${out}`);
+        await this.win.ctl('clean');
+      },
+    };
   }
 
   async show(): Promise<void> {
     await this.win.ctl('show');
   }
 
-  private async get(note = ''): Promise<void> {
+  async fill(note = ''): Promise<void> {
     const { out } = await anvillm(this.host, ['sandbox', 'show']);
     await this.win.replace(',', `${note}${out}${HELP.replace('{dir}', this.host.cwd)}`);
     await this.win.ctl('clean');
-  }
-
-  private async handle(e: Event): Promise<void> {
-    if (!isExecute(e)) return this.win.writeEvent(e);
-    const { cmd } = commandWords(e);
-    try {
-      switch (cmd) {
-        case 'Get':
-          return await this.get();
-        case 'Reload': {
-          const { code } = await anvillm(this.host, ['sandbox', 'show']);
-          return await this.get(code === 0 ? 'Reloaded: sessions started from now on use this policy.\n\n' : 'The policy has errors: sessions will be refused until they are fixed.\n\n');
-        }
-        case 'Status': {
-          const { out } = await anvillm(this.host, ['sandbox', 'check', '--cwd', this.host.cwd]);
-          await this.win.replace('$', `\nStatus (sandbox check --cwd ${this.host.cwd}):\n${out}`);
-          return await this.win.ctl('clean');
-        }
-        case 'Edit':
-          return await this.edit();
-        default:
-          return await this.win.writeEvent(e);
-      }
-    } catch (err) {
-      this.host.error(`${cmd}: ${err instanceof Error ? err.message : String(err)}`);
-    }
   }
 
   /** The policy file in a window of its own (acme loads it: `name` then `get`), or the open one shown. */

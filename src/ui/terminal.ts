@@ -11,7 +11,7 @@ import path from 'node:path';
 
 import { parse } from 'yaml';
 
-import { tokenize } from '../agentfs/words.js';
+import { tokenize } from '../protocol/words.js';
 import { configHome } from '../sandbox/policy.js';
 import { findOnPath } from '../sandbox/resolve.js';
 

@@ -4,6 +4,8 @@
  * Skipped, saying how to install it, when the CLI is not installed. Run by real-agents.test.ts.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -11,8 +13,9 @@ import { after, before, describe, it } from 'node:test';
 import type { SessionManager } from '../../src/session/manager.js';
 import { descendants } from '../../src/session/processes.js';
 import type { Session } from '../../src/session/session.js';
-import { agentProcesses, needsAgent, realAgentWorld, type RealAgentWorld } from '../fixtures/real-agents.js';
+import { agentProcesses, codexWorld, needsAgent, type RealAgentWorld } from '../fixtures/real-agents.js';
 import { alive, needs, until } from '../helpers.js';
+import { exactAgentTests } from './exact-agent-suite.js';
 
 describe('codex (the real CLI, against a mock API)', { skip: needs('tmux', 'bwrap') || needsAgent('codex') }, () => {
   let world: RealAgentWorld;
@@ -20,13 +23,7 @@ describe('codex (the real CLI, against a mock API)', { skip: needs('tmux', 'bwra
   let s: Session;
 
   before(async () => {
-    world = await realAgentWorld();
-    fs.mkdirSync(path.join(world.home, '.codex'));
-    fs.writeFileSync(
-      path.join(world.home, '.codex', 'config.toml'),
-      `model = "mock-model"\nmodel_provider = "mock"\n\n[model_providers.mock]\nname = "Mock"\nbase_url = "${world.models.url}/v1"\nwire_api = "responses"\nenv_key = "OPENAI_API_KEY"\n`,
-    );
-    world.env['OPENAI_API_KEY'] = 'mock-key';
+    world = await codexWorld();
     manager = world.manager();
   });
   after(async () => {
@@ -47,48 +44,56 @@ describe('codex (the real CLI, against a mock API)', { skip: needs('tmux', 'bwra
     }
   });
 
-  it('starts and becomes idle, ready for a prompt', async () => {
-    s = await manager.create('codex', world.project('c1'));
+  it('starts in a git repository the user trusted, and becomes idle, ready for a prompt', async () => {
+    const dir = world.project('c1');
+    execFileSync('git', ['init', '-q', dir]);
+    // As Codex records it when the user answers its question in a direct run (the sandbox keeps
+    // config.toml read-only: a session cannot record it).
+    fs.appendFileSync(path.join(world.home, '.codex', 'config.toml'), `\n[projects."${dir}"]\ntrust_level = "trusted"\n`);
+    s = await manager.create('codex', dir);
     await idle(s);
-    assert.match(await s.screen(), /OpenAI Codex/);
+    const screen = await s.screen();
+    assert.match(screen, /OpenAI Codex/);
+    assert.doesNotMatch(screen, /Trust this folder|Hooks need review/);
   });
 
-  it('a prompt reaches the model, and exactly its answer is in out', async () => {
-    s.prompt('hello codex');
-    assert.equal(s.state, 'running');
-    await idle(s);
-    assert.equal(s.out(), 'Echo: hello codex');
-    assert.ok(world.models.prompts.includes('hello codex'), `the model was asked: ${JSON.stringify(world.models.prompts)}`);
-    assert.equal(s.transcript(), 'USER: hello codex\n\nASSISTANT: Echo: hello codex\n\n');
-  });
+  exactAgentTests(
+    {
+      backend: 'codex',
+      world: () => world,
+      manager: () => manager,
+      restart: () => (manager = world.manager()),
+      tool: 'exec_command',
+      askVariant: '  codex-ask:\n    base: codex\n    command: [codex, --ask-for-approval, on-request, --sandbox, read-only, --no-daemon]\n',
+      allowKeys: ['Enter'],
+      question: /Would you like to run the following command\?[\s\S]*1\. Yes, proceed/,
+    },
+    () => s,
+    (again) => (s = again),
+  );
 
-  it('a multi-line prompt is one prompt', async () => {
-    s.prompt('first line\nsecond line');
-    await idle(s);
-    assert.equal(s.out(), 'Echo: first line\nsecond line');
-  });
-
-  it('is running while the model works, however long, then idle', async () => {
-    s.prompt('sleep 3');
-    await new Promise((r) => setTimeout(r, 2000));
-    assert.equal(s.state, 'running');
-    await idle(s);
-    assert.equal(s.out(), 'Slept 3 seconds.');
-  });
-
-  it('stop interrupts the turn', async () => {
-    s.prompt('sleep 30');
-    await new Promise((r) => setTimeout(r, 1500));
-    assert.equal(s.state, 'running');
-    await s.stop();
-    await idle(s, 10_000);
-    assert.match(await s.screen(), /interrupted/i);
-  });
-
-  it('Save writes the transcript (codex has no save of its own); Load is refused', async () => {
-    const file = await s.save('talk.txt');
-    assert.match(fs.readFileSync(file, 'utf8'), /^USER: hello codex\n\nASSISTANT: Echo: hello codex\n\n/);
-    await assert.rejects(s.load('talk.txt'), /codex cannot load a saved conversation: use Attach/);
+  it("the user's own hooks keep running beside ours; untrusted ones stay so", async () => {
+    // In ~/.codex: the sandbox shows the agent no other part of the home.
+    const log = path.join(world.home, '.codex', 'user-hooks.log');
+    const hook = path.join(world.home, '.codex', 'user-hook.sh');
+    fs.writeFileSync(hook, `echo "$1" >> ${log}\n`);
+    const trusted = `/bin/sh ${hook} trusted`;
+    const untrusted = `/bin/sh ${hook} untrusted`;
+    fs.writeFileSync(path.join(world.home, '.codex', 'hooks.json'), JSON.stringify({ hooks: { Stop: [{ hooks: [{ type: 'command', command: trusted }] }, { hooks: [{ type: 'command', command: untrusted }] }] } }));
+    const hash = createHash('sha256').update(JSON.stringify({ event_name: 'stop', hooks: [{ async: false, command: trusted, timeout: 600, type: 'command' }] })).digest('hex');
+    const config = path.join(world.home, '.codex', 'config.toml');
+    const before = fs.readFileSync(config, 'utf8') + `\n[hooks.state."${path.join(world.home, '.codex', 'hooks.json')}:stop:0:0"]\ntrusted_hash = "sha256:${hash}"\n`;
+    fs.writeFileSync(config, before);
+    const u = await manager.create('codex', world.project('c-user-hooks'));
+    await idle(u);
+    u.prompt('with the user hooks');
+    await idle(u);
+    assert.equal(u.out(), 'Echo: with the user hooks');
+    await until(() => fs.existsSync(log), 'the user hook to run');
+    assert.equal(fs.readFileSync(log, 'utf8'), 'trusted\n');
+    assert.doesNotMatch(fs.readFileSync(config, 'utf8').slice(before.length), /session-flags/, 'our hooks are not written into config.toml');
+    fs.rmSync(path.join(world.home, '.codex', 'hooks.json'));
+    await u.kill();
   });
 
   it('kill ends codex and every process it started, leaving no app-server behind', async () => {
@@ -99,12 +104,17 @@ describe('codex (the real CLI, against a mock API)', { skip: needs('tmux', 'bwra
     await until(() => agentProcesses(world.home).length === 0, `no codex process left (${agentProcesses(world.home).join(', ')})`, 10_000);
   });
 
-  it("with codex's shared app-server daemon allowed (no --no-daemon), kill ends that too", async () => {
+  it('without --no-daemon, the per-session -c overrides keep codex off the shared app-server daemon; kill leaves nothing', async () => {
+    // Measured with 0.169.0: plain `codex` starts `codex app-server` in the background, shared
+    // by later runs; any -c override (ours are hooks) makes it run in-process instead.
     const yaml = path.join(world.home, '.config', 'anvillm', 'backends.yaml');
     fs.appendFileSync(yaml, '  codex:\n    command: [codex, --dangerously-bypass-approvals-and-sandbox]\n');
     const d = await manager.create('codex', world.project('c2'));
     await idle(d);
-    await until(() => agentProcesses(world.home).some((p) => p.includes('app-server')), 'the app-server daemon to start', 20_000);
+    d.prompt('no daemon');
+    await idle(d);
+    assert.equal(d.out(), 'Echo: no daemon');
+    assert.deepEqual(agentProcesses(world.home).filter((p) => p.includes('app-server')), []);
     await d.kill();
     await until(() => agentProcesses(world.home).length === 0, `no codex process left (${agentProcesses(world.home).join(', ')})`, 10_000);
   });

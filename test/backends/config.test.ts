@@ -110,7 +110,7 @@ describe('backends', () => {
       refused('backends:\n  x:\n    command: x\n', /:3: backends\.x\.command: must be a list/);
       refused('backends:\n  x:\n    startup: {timeout: soon}\n', /:3: backends\.x\.startup\.timeout: "soon" is not a duration/);
       refused('backends:\n  x:\n    state: {busy: "(unclosed"}\n', /:3: backends\.x\.state\.busy: is not a valid regular expression/);
-      refused('backends:\n  x:\n    state: {method: hooks}\n', /backends\.x\.state\.method: hooks need a driver \(driver: claude \| kiro\)/);
+      refused('backends:\n  x:\n    state: {method: hooks}\n', /backends\.x\.state\.method: hooks need a driver \(driver: claude \| codex \| gemini \| kiro\)/);
       refused('backends:\n  x:\n    size: {cols: 5}\n', /backends\.x\.size\.cols: must be a whole number from 20 to 1000/);
       refused('backends:\n  x:\n    stop_keys: ["Esc ape"]\n', /backends\.x\.stop_keys\[0\]: "Esc ape" is not a tmux key name/);
       refused('backends:\n  x:\n    slash_commands: {allow: [help]}\n', /slash_commands\.allow\[0\]: "help" must start with \//);

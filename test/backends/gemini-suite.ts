@@ -12,8 +12,9 @@ import { after, before, describe, it } from 'node:test';
 import type { SessionManager } from '../../src/session/manager.js';
 import { descendants } from '../../src/session/processes.js';
 import type { Session } from '../../src/session/session.js';
-import { agentProcesses, needsAgent, realAgentWorld, type RealAgentWorld } from '../fixtures/real-agents.js';
+import { agentProcesses, geminiWorld, needsAgent, type RealAgentWorld } from '../fixtures/real-agents.js';
 import { alive, needs, until } from '../helpers.js';
+import { exactAgentTests } from './exact-agent-suite.js';
 
 describe('gemini (the real CLI, against a mock API)', { skip: needs('tmux', 'bwrap') || needsAgent('gemini') }, () => {
   let world: RealAgentWorld;
@@ -21,11 +22,7 @@ describe('gemini (the real CLI, against a mock API)', { skip: needs('tmux', 'bwr
   let s: Session;
 
   before(async () => {
-    world = await realAgentWorld();
-    fs.mkdirSync(path.join(world.home, '.gemini'));
-    fs.writeFileSync(path.join(world.home, '.gemini', 'settings.json'), JSON.stringify({ security: { auth: { selectedType: 'gemini-api-key' } } }));
-    world.env['GEMINI_API_KEY'] = 'mock-key';
-    world.env['GOOGLE_GEMINI_BASE_URL'] = world.models.url;
+    world = await geminiWorld();
     manager = world.manager();
   });
   after(async () => {
@@ -54,43 +51,39 @@ describe('gemini (the real CLI, against a mock API)', { skip: needs('tmux', 'bwr
     assert.doesNotMatch(screen, /Do you trust the files in this folder/);
   });
 
-  it('a prompt reaches the model, and exactly its answer is in out', async () => {
-    s.prompt('hello gemini');
-    assert.equal(s.state, 'running');
-    await idle(s);
-    assert.equal(s.out(), 'Echo: hello gemini');
-    assert.ok(world.models.prompts.includes('hello gemini'), `the model was asked: ${JSON.stringify(world.models.prompts)}`);
-    assert.ok(world.models.requests.some((r) => r.url.includes(':generateContent')), 'the router was asked first');
-    assert.equal(s.transcript(), 'USER: hello gemini\n\nASSISTANT: Echo: hello gemini\n\n');
-  });
+  exactAgentTests(
+    {
+      backend: 'gemini',
+      world: () => world,
+      manager: () => manager,
+      restart: () => (manager = world.manager()),
+      tool: 'run_shell_command',
+      askVariant: '  gemini-ask:\n    base: gemini\n    command: [gemini]\n',
+      allowKeys: ['Enter'],
+      question: /Allow execution of \[Shell\]\?[\s\S]*1\. Allow once/,
+    },
+    () => s,
+    (again) => (s = again),
+  );
 
-  it('a multi-line prompt is one prompt', async () => {
-    s.prompt('first line\nsecond line');
-    await idle(s);
-    assert.equal(s.out(), 'Echo: first line\nsecond line');
-  });
-
-  it('is running while the model works, however long, then idle', async () => {
-    s.prompt('sleep 3');
-    await new Promise((r) => setTimeout(r, 2000));
-    assert.equal(s.state, 'running');
-    await idle(s);
-    assert.equal(s.out(), 'Slept 3 seconds.');
-  });
-
-  it('stop interrupts the turn', async () => {
-    s.prompt('sleep 30');
-    await new Promise((r) => setTimeout(r, 1500));
-    assert.equal(s.state, 'running');
-    await s.stop();
-    await idle(s, 10_000);
-    assert.match(await s.screen(), /cancel/i);
-  });
-
-  it('Save writes the transcript (its own /chat save takes tags, not paths); Load is refused', async () => {
-    const file = await s.save('talk.txt');
-    assert.match(fs.readFileSync(file, 'utf8'), /^USER: hello gemini\n\nASSISTANT: Echo: hello gemini\n\n/);
-    await assert.rejects(s.load('talk.txt'), /gemini cannot load a saved conversation: use Attach/);
+  it("the user's own hooks keep running beside ours; their settings file is not written", async () => {
+    const settings = path.join(world.home, '.gemini', 'settings.json');
+    // In ~/.gemini: the sandbox shows the agent no other part of the home.
+    const log = path.join(world.home, '.gemini', 'user-hooks.log');
+    const before = JSON.stringify({
+      security: { auth: { selectedType: 'gemini-api-key' } },
+      hooks: { AfterAgent: [{ hooks: [{ type: 'command', command: `echo after >> ${log}` }] }] },
+    });
+    fs.writeFileSync(settings, before);
+    const u = await manager.create('gemini', world.project('g-user-hooks'));
+    await idle(u);
+    u.prompt('with the user hooks');
+    await idle(u);
+    assert.equal(u.out(), 'Echo: with the user hooks');
+    await until(() => fs.existsSync(log), 'the user hook to run');
+    assert.equal(fs.readFileSync(log, 'utf8'), 'after\n');
+    assert.equal(fs.readFileSync(settings, 'utf8'), before);
+    await u.kill();
   });
 
   it('kill ends gemini and every process it started', async () => {

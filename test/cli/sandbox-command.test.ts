@@ -38,6 +38,31 @@ describe('anvillm sandbox', () => {
     }
   });
 
+  it('check lists the protected paths, what stands in for absent ones, and what the policy releases', async () => {
+    const tmp = tempDir();
+    try {
+      const repo = path.join(tmp.dir, 'repo');
+      fs.mkdirSync(path.join(repo, '.git', 'hooks'), { recursive: true });
+      fs.writeFileSync(path.join(repo, '.git', 'config'), '');
+      fs.writeFileSync(path.join(repo, '.git', 'HEAD'), 'ref: refs/heads/main\n');
+      const env = { HOME: tmp.dir, PATH: process.env['PATH'], LANG: 'C' };
+      const first = await run(['sandbox', 'check', '--cwd', repo, '--agent', 'sh'], env);
+      const policy = path.join(tmp.dir, '.config', 'anvillm', 'sandbox.yaml');
+      fs.writeFileSync(policy, fs.readFileSync(policy, 'utf8').replace('unprotect: []', 'unprotect: ["{CWD}/.vscode"]'));
+      const r = await run(['sandbox', 'check', '--cwd', repo, '--agent', 'sh'], env);
+      if (first.code !== 0) return; // no provider here: the refusal is the previous test's
+      const line = (p: string, rest: string) => new RegExp(`^  ${p.replaceAll('/', '\\/').replaceAll('.', '\\.')} +${rest}`, 'm');
+      assert.match(first.out, line(`ro   ${repo}/.git/hooks`, 'git runs its hooks$'));
+      assert.match(first.out, line(`ro   ${repo}/.git/commondir`, '.*\\(absent: made as a file holding "\\.\\\\n"\\)$'));
+      assert.match(first.out, line(`ro   ${repo}/.vscode`, '.*\\(absent: made as an empty directory\\)$'));
+      assert.match(first.out, line(`-    ${repo}/.envrc`, '.*\\(absent: not protected until it exists\\)$'));
+      assert.match(r.out, line(`rw   ${repo}/.vscode`, 'RELEASED by sandbox\\.yaml:\\d+: '));
+      assert.equal(fs.existsSync(path.join(repo, '.vscode')), false, 'check makes nothing');
+    } finally {
+      tmp.remove();
+    }
+  });
+
   it('check exits 1 with the reason when a session would be refused', async () => {
     const tmp = tempDir();
     try {

@@ -21,7 +21,11 @@ import { tempDir } from '../helpers.js';
 
 const found = await probe();
 const noBwrap = found.bwrap.usable ? false : `bubblewrap is not usable: ${found.bwrap.problem}`;
-const noLandrun = found.landrun.usable ? false : 'landrun is not on PATH (not installable here: go install github.com/landlock-lsm/landrun@latest)';
+// landrun is a Go program, and where these tests were written no Go module proxy is reachable,
+// so it cannot be installed there.
+const noLandrun = found.landrun.usable
+  ? false
+  : 'landrun is not on PATH (it cannot be installed without a Go module proxy); to run this: go install github.com/landlock-lsm/landrun@v0.1.15, then put $(go env GOPATH)/bin on PATH';
 
 interface Box {
   home: string;
@@ -50,15 +54,16 @@ function policyFor(provider: string, network = ''): Policy {
 
 function runInside(box: Box, policy: Policy, p: Probe, agent: string, args: string[], extraEnv: Record<string, string> = {}) {
   const w = wrap(policy, p, { cwd: box.cwd, stateDir: box.stateDir, agentPath: agent, env: box.env }, { agentArgs: args, inherited: Object.keys(extraEnv) });
-  const r = spawnSync(w.argv[0]!, w.argv.slice(1), { env: { ...w.env, ...extraEnv }, encoding: 'utf8', timeout: 20000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, argv: w.argv };
+  // In the session's directory, as tmux starts it: landrun has no chdir of its own.
+  const r = spawnSync(w.argv[0]!, w.argv.slice(1), { cwd: w.cwd, env: { ...w.env, ...extraEnv }, encoding: 'utf8', timeout: 20000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, argv: w.argv, warnings: w.warnings };
 }
 
 /** As runInside, without blocking this process: for servers the test itself runs. */
 function runInsideAsync(box: Box, policy: Policy, p: Probe, agent: string, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   const w = wrap(policy, p, { cwd: box.cwd, stateDir: box.stateDir, agentPath: agent, env: box.env }, { agentArgs: args, inherited: [] });
   return new Promise((resolve) => {
-    const child = spawn(w.argv[0]!, w.argv.slice(1), { env: w.env });
+    const child = spawn(w.argv[0]!, w.argv.slice(1), { cwd: w.cwd, env: w.env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -103,13 +108,14 @@ describe('inside bubblewrap', { skip: noBwrap }, () => {
   it("cannot rewrite its own sandbox policy, even when the policy grants all of HOME", () => {
     const cfg = path.join(box.home, '.config', 'anvillm');
     fs.mkdirSync(cfg, { recursive: true });
+    fs.mkdirSync(path.join(box.home, 'work'), { recursive: true });
     fs.writeFileSync(path.join(cfg, 'sandbox.yaml'), 'general:\n  best_effort: false\n');
     const generous = parsePolicy('general:\n  provider: bwrap\nfilesystem:\n  rw: ["{HOME}"]\n  rox: [/usr, /lib, /lib64, /bin]\nenv: [HOME, PATH]\n', '/cfg/sandbox.yaml');
-    const r = runInside(box, generous, found, '/bin/sh', ['-c', `echo pwned > "$HOME/notes"; echo "general: {best_effort: true}" > "$HOME/.config/anvillm/sandbox.yaml"`]);
+    const r = runInside(box, generous, found, '/bin/sh', ['-c', `echo pwned > "$HOME/work/notes"; echo "general: {best_effort: true}" > "$HOME/.config/anvillm/sandbox.yaml"`]);
     assert.notEqual(r.status, 0);
-    assert.equal(fs.readFileSync(path.join(box.home, 'notes'), 'utf8'), 'pwned\n', 'the rest of HOME was writable, as granted');
+    assert.equal(fs.readFileSync(path.join(box.home, 'work', 'notes'), 'utf8'), 'pwned\n', 'the rest of HOME was writable, as granted');
     assert.equal(fs.readFileSync(path.join(cfg, 'sandbox.yaml'), 'utf8'), 'general:\n  best_effort: false\n');
-    fs.rmSync(path.join(box.home, 'notes'));
+    fs.rmSync(path.join(box.home, 'work'), { recursive: true });
   });
 
   // A tmux window inherits the server's environment; the daemon names those variables
@@ -214,10 +220,12 @@ describe('inside landrun', { skip: noLandrun }, () => {
     const tmp = tempDir();
     try {
       const box = makeBox(tmp.dir);
-      const policy = policyFor('landrun');
-      const r = runInside(box, { ...policy, bestEffort: !found.landrun.unixScoped }, found, '/bin/sh', ['-c', 'echo ok > f; cat "$HOME/.ssh/id_rsa"']);
+      // best effort: landrun cannot keep the protected paths read-only (strict refuses: protected.test.ts).
+      const policy = { ...policyFor('landrun'), bestEffort: true };
+      const r = runInside(box, policy, found, '/bin/sh', ['-c', 'echo ok > f; cat "$HOME/.ssh/id_rsa"']);
       assert.ok(!r.stdout.includes('PRIVATE KEY'));
-      assert.equal(fs.readFileSync(path.join(box.cwd, 'f'), 'utf8'), 'ok\n');
+      assert.equal(fs.readFileSync(path.join(box.cwd, 'f'), 'utf8'), 'ok\n', 'the agent started in its own directory');
+      assert.ok(r.warnings.some((w) => /landrun cannot keep protected paths read-only/.test(w)), r.warnings.join('\n'));
     } finally {
       tmp.remove();
     }

@@ -46,7 +46,9 @@ describe('sandbox policy file', () => {
     for (const f of ['/dev/urandom', '/proc/self/maps', '/proc/self/stat', '/etc/bash.bashrc', '/etc/resolv.conf']) assert.ok(by('ro').includes(f), f);
     for (const f of ['/etc/passwd', '/proc/meminfo', '/proc/self/cgroup', '/proc/version']) assert.ok(!by('ro').includes(f), `${f} is not needed`);
     assert.deepEqual(by('rox'), ['/usr', '/lib', '/lib64', '/bin', '/sbin']);
-    assert.ok(by('rw').includes('{CWD}') && by('rw').includes('{HOME}/.claude.json'));
+    // ~/.claude.json is no longer granted: sessions keep Claude Code's state in their own file (issue 12).
+    assert.ok(by('rw').includes('{CWD}') && by('rw').includes('{HOME}/.claude') && !by('rw').includes('{HOME}/.claude.json'));
+    assert.deepEqual(p.unprotect, [], 'nothing released');
     assert.ok(!p.paths.some((r) => r.template.includes('anvillm')), 'an agent must not be able to rewrite its own sandbox policy');
   });
 

@@ -30,7 +30,7 @@ const granted: Resolved = {
     { path: '/usr/lib/node_modules/agent', write: false, exec: true, exists: true, origin: 'x' },
   ],
   hidden: [],
-  keepReadOnly: [],
+  protection: { paths: [], sealed: [], released: [] },
   env: { HOME: '/home/u', ANTHROPIC_API_KEY: 'sk-secret-value' },
 };
 const launch = { cwd: '/tmp/work', agentPath: '/usr/bin/agent', agentArgs: ['--yolo'], inherited: ['HOME', 'SSH_AUTH_SOCK', 'AWS_SECRET'] };
@@ -82,7 +82,7 @@ describe('bubblewrap argv', () => {
 });
 
 describe("keeping AnviLLM's own configuration read-only", () => {
-  const inHome: Resolved = { ...granted, keepReadOnly: ['/home/u/.config/anvillm'] };
+  const inHome: Resolved = { ...granted, protection: { paths: [{ path: '/home/u/.config/anvillm', why: 'x', exists: true, placeholder: null }], sealed: [], released: [] } };
 
   it('bubblewrap binds it read-only after the writable grant that covers it', () => {
     const argv = bwrapArgv('/usr/bin/bwrap', inHome, launch, true);
@@ -113,9 +113,24 @@ describe('hiding sockets that act outside the sandbox', () => {
       fs.mkdirSync(ns);
       const p = probeWith({ landrun: true, unixScoped: true });
       assert.throws(
-        () => wrap(policy({ provider: 'landrun' }), p, { cwd: tmp.dir, stateDir: path.join(tmp.dir, 's'), agentPath: process.execPath, env: { HOME: '/h', NAMESPACE: ns } }, { agentArgs: [], inherited: [], dryRun: true }),
+        // Its directory's protected paths released: landrun refuses those first (protect.test.ts).
+        () => wrap(parsePolicy(DEFAULT_POLICY_YAML.replace('provider: auto', 'provider: landrun').replace('unprotect: []', 'unprotect: ["{CWD}"]'), FILE), p, { cwd: tmp.dir, stateDir: path.join(tmp.dir, 's'), agentPath: process.execPath, env: { HOME: '/h', NAMESPACE: ns } }, { agentArgs: [], inherited: [], dryRun: true }),
         new RegExp(`landrun cannot hide ${ns} inside a grant`),
       );
+    } finally {
+      tmp.remove();
+    }
+  });
+});
+
+describe('the wrapped command carries its directory', () => {
+  it('landrun has no chdir: the caller starts it in Wrapped.cwd, the session directory', () => {
+    const tmp = tempDir();
+    try {
+      const w = wrap(policy({ provider: 'landrun', bestEffort: true }), probeWith({ landrun: true, unixScoped: true }), { cwd: tmp.dir, stateDir: path.join(tmp.dir, 's'), agentPath: process.execPath, env: { HOME: '/h' } }, { agentArgs: [], inherited: [], dryRun: true });
+      assert.equal(w.provider, 'landrun');
+      assert.equal(w.cwd, tmp.dir);
+      assert.ok(!w.argv.includes('--chdir'));
     } finally {
       tmp.remove();
     }
@@ -151,7 +166,7 @@ describe('landrun argv', () => {
     const argv = landrunArgv('/l', p, granted, launch, false);
     assert.ok(argv.includes('--ldd') && argv.includes('--add-exec'));
     assert.deepEqual(argv.slice(1, 3), ['--log-level', 'debug']);
-    const comma: Resolved = { env: {}, hidden: [], keepReadOnly: [], paths: [{ path: '/a,b', write: false, exec: false, exists: true, origin: 'x' }] };
+    const comma: Resolved = { env: {}, hidden: [], protection: { paths: [], sealed: [], released: [] }, paths: [{ path: '/a,b', write: false, exec: false, exists: true, origin: 'x' }] };
     assert.throws(() => landrunArgv('/l', p, comma, launch, false), /contains a comma/);
   });
 });

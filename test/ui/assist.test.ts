@@ -30,7 +30,8 @@ describe('Assist', { skip }, () => {
     const tmp = fs.mkdtempSync('/tmp/anvillm-term-');
     argvFile = path.join(tmp, 'argv.json');
     recorder = path.join(tmp, 'term.mjs');
-    fs.writeFileSync(recorder, `import fs from 'node:fs';\nfs.writeFileSync(${JSON.stringify(argvFile)}, JSON.stringify(process.argv.slice(2)));\n`);
+    // Written then renamed: the test waits for the file to exist, and must never read half of it.
+    fs.writeFileSync(recorder, `import fs from 'node:fs';\nfs.writeFileSync(${JSON.stringify(argvFile + '.tmp')}, JSON.stringify(process.argv.slice(2)));\nfs.renameSync(${JSON.stringify(argvFile + '.tmp')}, ${JSON.stringify(argvFile)});\n`);
     w = await assistWorld({ ANVILLM_TERMINAL: `${process.execPath} ${recorder}` });
     proj = w.world.project('proj');
   });
@@ -62,6 +63,23 @@ describe('Assist', { skip }, () => {
     const main = w.main();
     w.acme.click(main.id, 'tag', 'Fake', 2);
     await until(() => w.errors.some((e) => /Fake: give a directory/.test(e)), 'the error');
+  });
+
+  it('a refused start shows its whole explanation in +Errors, not only the 127 bytes of its Rerror', async () => {
+    const policy = path.join(w.env['HOME']!, '.config', 'anvillm', 'sandbox.yaml');
+    const before = fs.readFileSync(policy, 'utf8');
+    fs.writeFileSync(policy, before.replace('provider: auto', 'provider: landrun')); // strict: refused
+    try {
+      const main = w.main();
+      w.acme.click(main.id, 'tag', main.tag.length, 1);
+      await w.acme.type(main.id, 'tag', ` Fake ${proj}`);
+      w.acme.sweep(main.id, 'tag', `Fake ${proj}`, 2);
+      const whole = /^Fake: no sandbox for fake: set general\.provider: auto; see anvillm sandbox check\nsandbox: no provider can enforce [\s\S]*best_effort/;
+      await until(() => w.errors.some((e) => whole.test(e)), 'the whole refusal');
+      w.errors.splice(w.errors.findIndex((e) => whole.test(e)), 1); // an error this test asked for
+    } finally {
+      fs.writeFileSync(policy, before);
+    }
   });
 
   it('an update of the table does not move the user\'s selection, even in the row it changes', async () => {

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 
-import { lineField, parseList } from '../../src/agentfs/words.js';
+import { parseList } from '../../src/protocol/protocol.js';
+import { lineField } from '../../src/protocol/words.js';
 
 describe('list lines', () => {
   it('a cwd with a tab, a newline and a backslash comes back as it was; "-" is no alias', () => {

@@ -52,23 +52,3 @@ export function lineField(text: string): string {
 export function unLineField(field: string): string {
   return field.replace(/\\(.)/g, (_m, c: string) => (c === 't' ? '\t' : c === 'n' ? '\n' : c));
 }
-
-/** A line of agent/list: id backend state pid alias cwd ("-" for no pid or alias). */
-export interface ListLine {
-  id: string;
-  backend: string;
-  state: string;
-  pid: string;
-  alias: string | null;
-  cwd: string;
-}
-
-export function parseList(text: string): ListLine[] {
-  return text
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => {
-      const [id, backend, state, pid, alias, cwd] = l.split('\t').map(unLineField);
-      return { id: id!, backend: backend!, state: state!, pid: pid!, alias: alias === '-' || alias === undefined ? null : alias, cwd: cwd ?? '' };
-    });
-}
