@@ -61,8 +61,8 @@ describe('nothing left behind', { skip: needs('tmux', 'bwrap') }, () => {
   it('a refused start on a server with nothing of ours: no tmux session, window, placeholder, state directory or agent file', async () => {
     refuse();
     try {
-      await assert.rejects(manager.create('fake', world.project('refused')), /no provider can enforce/);
-      await assert.rejects(manager.create('kiro-cli', world.project('refused')), /no provider can enforce/);
+      await assert.rejects(manager.create('fake', world.project('refused')), /no sandbox for/);
+      await assert.rejects(manager.create('kiro-cli', world.project('refused')), /no sandbox for/);
     } finally {
       fs.writeFileSync(policyFile, goodPolicy);
     }
@@ -78,7 +78,7 @@ describe('nothing left behind', { skip: needs('tmux', 'bwrap') }, () => {
     await until(() => live.state === 'idle', 'idle');
     refuse();
     try {
-      await assert.rejects(manager.create('fake', world.project('refused')), /no provider can enforce/);
+      await assert.rejects(manager.create('fake', world.project('refused')), /no sandbox for/);
     } finally {
       fs.writeFileSync(policyFile, goodPolicy);
     }

@@ -200,8 +200,10 @@ describe('worktree sessions', { skip: needs('tmux', 'bwrap') }, () => {
     await ctl(`${plain}/ctl`, 'kill');
   });
 
+  let twoCwd = '';
   it('kill keeps the branch, and the worktree while it has uncommitted changes, saying where', async () => {
     const two = manager.get('two')!;
+    twoCwd = two.cwd;
     const said = await ctl('two/ctl', 'kill');
     assert.equal(said, `branch feature/two kept; worktree kept, it has uncommitted changes: ${two.cwd}`);
     assert.ok(fs.existsSync(path.join(two.cwd, 'added.txt')));
@@ -231,7 +233,7 @@ describe('worktree sessions', { skip: needs('tmux', 'bwrap') }, () => {
   });
 
   it('removing a worktree is explicit, and refused while it is dirty', async () => {
-    const wt = manager.get('two')!.cwd;
+    const wt = twoCwd; // its session was killed, and has left
     const refused = await anvillm('worktree', 'remove', wt);
     assert.equal(refused.code, 1);
     assert.match(refused.err, /^anvillm worktree: worktree .* has uncommitted changes: commit or discard them first/);
