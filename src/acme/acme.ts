@@ -263,7 +263,9 @@ export class Win {
       const f = await this.file('data');
       // acme turns each write of data into runes on its own: a character split between two
       // writes would become replacement characters. Every chunk ends on a character boundary.
-      for (const chunk of utf8Chunks(Buffer.from(text), f.iounit)) await f.pwrite(chunk, 0);
+      // An empty text is one empty write: acme deletes the addressed text on any write to data.
+      const chunks = text === '' ? [Buffer.alloc(0)] : utf8Chunks(Buffer.from(text), f.iounit);
+      for (const chunk of chunks) await f.pwrite(chunk, 0);
     });
   }
 

@@ -124,6 +124,10 @@ export interface AgentTreeOptions {
 /** The agent/ tree over `manager`. */
 export function agentTree(manager: SessionManager, options: AgentTreeOptions = {}): DirNode {
   const dirs = new Map<string, DirNode>();
+  // A killed session's directory goes with it (an open fid keeps its own node).
+  manager.subscribe((e) => {
+    if (e.kind === 'gone') dirs.delete(e.id);
+  });
   const dirOf = (s: Session): DirNode => {
     let d = dirs.get(s.id);
     if (!d) dirs.set(s.id, (d = sessionDir(s, manager)));

@@ -63,8 +63,9 @@ Interrupts what the agent is doing (its backend's stop keys, e.g. Escape) and dr
 prompts queued behind it; the session stays.`,
   kill: `usage: anvillm kill <id|alias>
 
-Ends the session and its agent; it stays listed as exited. A worktree session's branch
-stays, and its worktree while it holds uncommitted work: kill says where.`,
+Ends the session, its agent and every process the agent started; once they are gone the session
+leaves the list (a session that exited by itself stays listed until killed or restarted). A
+worktree session's branch stays, and its worktree while it holds uncommitted work: kill says where.`,
   alias: `usage: anvillm alias <id|alias> <name>
 
 Names the session: letters, digits, _ and -, at most 64, unique, not 8 hex digits.`,
@@ -75,7 +76,8 @@ terminal. Detach with C-b d: the agent keeps running.`,
   events: `usage: anvillm events
 
 Prints every event from now on, one per line, until interrupted:
-  <id> new <backend> <cwd> | state <old> <new> | alias <name> | out | exit <status> | error <text>`,
+  <id> new <backend> <cwd> | state <old> <new> | alias <name> | out | exit <status> | error <text>
+  | gone (killed: it has left the list)`,
 };
 
 async function connect(io: CommandIO): Promise<AgentClient> {
@@ -204,7 +206,7 @@ const commands: Record<string, (args: string[], io: CommandIO) => Promise<number
           // The answer is the next "out" (prompts queued ahead answer first: send one at a time).
           let ended = '';
           await awaitEvent(events, (e) => {
-            if (e.id === id && (e.kind === 'exit' || e.kind === 'error')) ended = eventText(e);
+            if (e.id === id && (e.kind === 'exit' || e.kind === 'error' || e.kind === 'gone')) ended = eventText(e);
             return e.id === id && (e.kind === 'out' || ended !== '');
           });
           if (ended) throw new Error(`session ${id} ended before answering (${ended}); see ${id}/err`);
@@ -240,6 +242,7 @@ const commands: Record<string, (args: string[], io: CommandIO) => Promise<number
           try {
             await awaitEvent(events, (e) => {
               if (e.id === id && e.kind === 'state') now = e.to;
+              if (e.id === id && e.kind === 'gone' && now !== state) throw new Error(`session ${id} was killed while ${now} (waited for ${state})`);
               return now === state;
             }, ms);
           } catch (e) {

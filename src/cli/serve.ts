@@ -96,7 +96,7 @@ export async function serveCommand(args: string[], io: CommandIO): Promise<numbe
     return 0;
   } finally {
     await posted?.close();
-    manager.close();
+    await manager.close();
     lock.release();
   }
 }

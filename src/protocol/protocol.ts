@@ -201,7 +201,9 @@ export type AgentEvent<S extends string = string> =
   | { id: string; kind: 'alias'; alias: string }
   | { id: string; kind: 'out' }
   | { id: string; kind: 'exit'; status: number | null }
-  | { id: string; kind: 'error'; text: string };
+  | { id: string; kind: 'error'; text: string }
+  /** Killed, its processes gone: it has left list and agent/. */
+  | { id: string; kind: 'gone' };
 
 /** The line after the id: `state idle running`, `exit 0`, … */
 export function eventText(e: AgentEvent): string {
@@ -218,6 +220,8 @@ export function eventText(e: AgentEvent): string {
       return `exit ${e.status ?? '-'}`;
     case 'error':
       return `error ${lineField(e.text)}`;
+    case 'gone':
+      return 'gone';
   }
 }
 
@@ -235,6 +239,7 @@ const PARSERS: Parsers = {
   out: () => ({}),
   exit: (w) => ({ status: w[2] === '-' || w[2] === undefined ? null : Number(w[2]) }),
   error: (_w, rest) => ({ text: rest(2) }),
+  gone: () => ({}),
 };
 
 /** An event line (without its newline), or null for a line this client does not know. */

@@ -70,6 +70,7 @@ export class SessionManager {
       persist: () => this.persist(),
       aliasTaken: (alias, by) => this.aliasTaken(alias, by),
       respawn: (s) => this.respawn(s),
+      remove: (s) => this.remove(s),
       transcriptsDir: path.join(configHome(this.env), 'anvillm', 'transcripts'),
       sessionDir: (id) => this.sessionDir(id),
     };
@@ -101,8 +102,9 @@ export class SessionManager {
     for (const l of this.listeners) l(e);
   }
 
+  /** Every listed session: those that ended by themselves too, so that a restart can bring them back. */
   private persist(): void {
-    writeRecords(this.recordsFile, this.live().map((s) => ({ ...s.record(), ...(this.worktrees.has(s.id) ? { worktree: this.worktrees.get(s.id) } : {}) })));
+    writeRecords(this.recordsFile, [...this.sessions.values()].map((s) => ({ ...s.record(), ...(this.worktrees.has(s.id) ? { worktree: this.worktrees.get(s.id) } : {}) })));
   }
 
   subscribe(listener: (e: SessionEvent) => void): () => void {
@@ -153,6 +155,7 @@ export class SessionManager {
     const wt = this.worktrees.get(s.id);
     if (!wt) return undefined;
     const kept = await releaseWorktree(this.env, wt);
+    this.worktrees.delete(s.id);
     s.addError(`worktree: ${kept}`);
     process.stderr.write(`anvillm: ${s.id}: ${kept}\n`); // the daemon log says it too
     return kept;
@@ -177,15 +180,19 @@ export class SessionManager {
     let driver: Driver | null = null;
     let wt: WorktreeRecord | undefined;
     let sessionCwd = dir;
+    const stateDir = this.sessionDir(id);
     try {
       if (worktree) ({ record: wt, cwd: sessionCwd } = await createWorktree(this.env, dir, id, worktree.branch ?? `anvillm/${alias ?? id}`));
-      const stateDir = this.sessionDir(id);
       fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
       driver = this.driver(def, id, sessionCwd, {});
       launch = await this.launch(def, sessionCwd, stateDir, agentPath, driver, wt);
       win = await this.tmux.newWindow({ session: `anvillm-${def.name}`, name: id, cwd: launch.cwd, argv: launch.argv, env: launch.env, size: def.size });
     } catch (e) {
+      // A refused or failed start leaves nothing: its agent file, its state directory (a new id's,
+      // so all ours), and the placeholder that made its tmux session.
       driver?.close();
+      fs.rmSync(stateDir, { recursive: true, force: true });
+      await this.tmux.dropPlaceholder(`anvillm-${def.name}`);
       if (wt) await discardWorktree(this.env, wt);
       throw e;
     } finally {
@@ -241,20 +248,19 @@ export class SessionManager {
     return { argv, cwd: wrapped.cwd, env: wrapped.env, warnings: wrapped.warnings };
   }
 
-  /** Starts a session's agent again: where it runs now (a new window, same name, if the old one went with the agent). */
+  /**
+   * Starts a session's agent again, in a new window of the same name; the old window (if it is
+   * still there) closes once the new one exists, so its tmux session never ends on the way (see
+   * Tmux.killWindow for why no pane is respawned).
+   */
   private async respawn(session: Session): Promise<Place> {
     const agentPath = findOnPath(session.def.command[0]!, this.env);
     if (!agentPath) throw new Error(`${session.def.command[0]} is not installed: ${session.def.install}`);
     const launch = await this.launch(session.def, session.cwd, this.sessionDir(session.id), agentPath, session.driver, this.worktrees.get(session.id));
-    const alive = await this.tmux.window(session.tmuxSession, session.windowId).catch(() => null);
-    if (!alive) {
-      const win = await this.tmux.newWindow({ session: `anvillm-${session.def.name}`, name: session.id, cwd: launch.cwd, argv: launch.argv, env: launch.env, size: session.def.size });
-      return { tmuxSession: win.session, windowId: win.windowId, paneId: win.paneId, pid: win.pid };
-    }
-    const { tmuxSession, windowId, paneId } = session;
-    await this.tmux.respawn(tmuxSession, paneId, { cwd: launch.cwd, argv: launch.argv, env: launch.env });
-    const info = await this.tmux.window(tmuxSession, windowId);
-    return { tmuxSession, windowId, paneId, pid: info?.pid ?? session.pid };
+    const win = await this.tmux.newWindow({ session: `anvillm-${session.def.name}`, name: session.id, cwd: launch.cwd, argv: launch.argv, env: launch.env, size: session.def.size });
+    // (A tmux server started again, after a reboot, may have given the new window the old id.)
+    if (win.windowId !== session.windowId) await this.tmux.killWindow(session.tmuxSession, session.windowId, session.id).catch(() => {});
+    return { tmuxSession: win.session, windowId: win.windowId, paneId: win.paneId, pid: win.pid };
   }
 
   /** After a tmux session ended or a window closed: sessions whose window is gone end. */
@@ -266,8 +272,10 @@ export class SessionManager {
   }
 
   /**
-   * Re-adopts the sessions a previous daemon recorded whose windows are still alive; the others
-   * are dropped, each with an exit event.
+   * Re-adopts the sessions a previous daemon recorded: those whose windows are still alive run on;
+   * those whose window is gone (a reboot, the tmux server ended, a crash) are listed as exited,
+   * so `restart` brings them back in their directory, with their conversation where the driver
+   * can resume it (its record). A record whose backend is gone is dropped, with an exit event.
    */
   async adopt(): Promise<void> {
     const records = readRecords(this.recordsFile);
@@ -275,31 +283,44 @@ export class SessionManager {
     // Dead windows go before any control client attaches: tmux 3.3a can segfault attaching beside
     // a dead pane (see Session.onDeath), which would end every session on the server.
     for (const w of windows) if (w.dead) await this.tmux.killWindowDirectly(w.windowId).catch(() => {});
+    await this.tmux.dropPlaceholders('anvillm-');
     const defs = loadBackends(this.env);
     for (const rec of records) {
       const win = windows.find((w) => w.session === rec.tmuxSession && w.name === rec.id && w.windowId === rec.windowId);
       const def = defs.find((d) => d.name === rec.backend);
-      if (!win || win.dead || !def || this.sessions.has(rec.id)) {
-        // What its driver left for the agent (Kiro's agent file) goes with it.
-        if (def && !this.sessions.has(rec.id)) this.driver(def, rec.id, rec.cwd, rec.driver ?? {})?.close();
+      if (!def || this.sessions.has(rec.id)) {
         this.emit({ id: rec.id, kind: 'exit', status: win?.deadStatus ?? null });
         continue;
       }
       const driver = this.driver(def, rec.id, rec.cwd, rec.driver ?? {});
+      if (rec.worktree) this.worktrees.set(rec.id, rec.worktree);
+      if (!win || win.dead) {
+        // What its driver left for the agent (Kiro's agent file) goes until a restart; its pid
+        // may be another process's by now.
+        driver?.close();
+        this.sessions.set(rec.id, new Session(this.host, def, rec.id, rec.cwd, { ...rec, pid: 0 }, driver, 'exited'));
+        continue;
+      }
       const session = new Session(this.host, def, rec.id, rec.cwd, { ...rec, paneId: win.paneId, pid: win.pid }, driver);
       this.sessions.set(rec.id, session);
-      if (rec.worktree) this.worktrees.set(rec.id, rec.worktree);
       session.adopt(); // before any await: its startup check must not run first
       await this.tmux.watch(win.session);
     }
     this.persist();
   }
 
+  private remove(session: Session): void {
+    if (this.sessions.get(session.id) !== session) return;
+    this.sessions.delete(session.id);
+    this.persist();
+    this.emit({ id: session.id, kind: 'gone' });
+  }
+
   /** Detaches from tmux; the agents keep running there. */
-  close(): void {
+  async close(): Promise<void> {
     for (const s of this.sessions.values()) s.detach();
     this.unlisten();
-    this.tmux.close();
+    await this.tmux.close();
   }
 
   /** Ends every agent (daemon stop --kill-sessions). */

@@ -16,15 +16,18 @@ import type { Driver } from '../backends/driver.js';
 import type { Tmux } from '../tmux/tmux.js';
 import { aliasProblem } from './ids.js';
 import { stateOf, startingMachine, timerOf, type EndCause, type Effect, type Input, type Machine } from './phase.js';
-import { descendants, endTree, processIdentity } from './processes.js';
+import { descendants, endAgent, processIdentity, treeOf, type Tracked } from './processes.js';
 import { step, type Rules } from './rules.js';
 import { checkPath, saveConversation } from './saves.js';
+import { Serial } from './serial.js';
 import type { Place, SessionRecord } from './store.js';
 import type { SessionEvent, SessionInfo, State } from './types.js';
 
 const MAX_ERR = 64 * 1024;
 /** After the agent said its session ended, its death (with its status) is awaited this long from tmux before it is ended all the same. */
 const EXIT_GRACE_MS = 1500;
+/** Lifecycle commands of one session running or waiting at once; more are refused. */
+const MAX_COMMANDS = 8;
 
 /** What a session needs from the manager that owns it. */
 export interface SessionHost {
@@ -36,6 +39,8 @@ export interface SessionHost {
   aliasTaken(alias: string, by: Session): boolean;
   /** Starts the agent again (re-reading the sandbox policy): in the same window, or a new one if it is gone. */
   respawn(session: Session): Promise<Place>;
+  /** A killed session's processes are gone: it leaves the list (with a `gone` event). */
+  remove(session: Session): void;
   /** Where Save without a path writes. */
   transcriptsDir: string;
   /** $XDG_STATE_HOME/anvillm/sessions/<id>: read-write inside the sandbox. */
@@ -62,6 +67,10 @@ export class Session {
   private exitWatch: NodeJS.Timeout | null = null;
   /** The prompt being pasted and submitted (a stop key must not land inside it). */
   private submission: Promise<void> | null = null;
+  /** A restart is replacing the window: the old one's end (what tmux reports of it) is not the session's. */
+  private replacing = false;
+  /** Lifecycle commands (restart, stop, kill, load, save), one at a time. */
+  private readonly lifecycle = new Serial(MAX_COMMANDS, (n) => `session ${this.id} is busy: ${n} commands are running or waiting; try again`);
   /** The end's cleanup, while it runs. */
   private ending: Promise<void> | null = null;
   private lastAnswer = '';
@@ -79,6 +88,8 @@ export class Session {
     record: Partial<SessionRecord> & Place,
     /** The backend's driver, when it has one: state and turns come from it. */
     readonly driver: Driver | null = null,
+    /** `exited`: a recorded session whose agent is gone (kept by a restarted daemon, for restart). */
+    initial: 'starting' | 'exited' = 'starting',
   ) {
     this.alias = record.alias ?? null;
     this.contextText = record.context ?? '';
@@ -87,6 +98,7 @@ export class Session {
     this.place = { tmuxSession: record.tmuxSession, windowId: record.windowId, paneId: record.paneId, pid: record.pid };
     this.rules = { def, driver: !driver ? 'none' : driver.turns === false ? 'hints' : 'turns' };
     this.machine = startingMachine(Date.now(), def.startup.timeoutMs, def.state.quietMs);
+    if (initial === 'exited') this.machine = { ...this.machine, phase: { kind: 'ended', state: 'exited', killed: false } };
     this.armTimer();
     // Once the caller has set the session up (adopt): reports waiting since a restart then count.
     queueMicrotask(() => {
@@ -182,7 +194,36 @@ export class Session {
     return this.machine.queue.length;
   }
 
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
+    return this.lifecycle.run(() => this.stopNow());
+  }
+
+  kill(): Promise<void> {
+    return this.lifecycle.run(async () => {
+      this.handle({ kind: 'end', cause: { kind: 'killed' } });
+      await this.ending;
+    });
+  }
+
+  restart(): Promise<void> {
+    return this.lifecycle.run(() => this.restartNow());
+  }
+
+  save(target?: string): Promise<string> {
+    return this.lifecycle.run(async () =>
+      saveConversation(
+        { def: this.def, id: this.id, cwd: this.cwd, driver: this.driver, conversation: this.conversation, type: (text) => this.sendCommand(text) },
+        { sessionDir: this.host.sessionDir(this.id), transcriptsDir: this.host.transcriptsDir },
+        target,
+      ),
+    );
+  }
+
+  load(target: string): Promise<void> {
+    return this.lifecycle.run(() => this.loadNow(target));
+  }
+
+  private async stopNow(): Promise<void> {
     if (this.ended) return;
     this.handle({ kind: 'stop' });
     // A stop key typed into a paste still arriving would be lost (or end up in the prompt).
@@ -191,43 +232,37 @@ export class Session {
     this.handle({ kind: 'interrupted' });
   }
 
-  async kill(): Promise<void> {
-    this.handle({ kind: 'end', cause: { kind: 'killed' } });
-    await this.ending;
-  }
-
-  async restart(): Promise<void> {
+  /** The agent again, in a new window; resolves once the old agent's processes are gone. */
+  private async restartNow(): Promise<void> {
     const p = this.machine.phase;
     if (p.kind === 'ended' && p.killed) throw new Error(`session ${this.id} was killed: start a new one`);
     this.clearExitWatch();
+    // An ended agent's pid may be another process's by now.
+    const old = this.ended ? [] : treeOf(this.pid);
     // Starting before the await: the old agent's last output must not end a turn.
     this.handle({ kind: 'restart' });
+    this.replacing = true;
     try {
       this.place = await this.host.respawn(this);
     } catch (e) {
       this.handle({ kind: 'end', cause: { kind: 'restartFailed', message: (e as Error).message } });
       await this.ending;
       throw e;
+    } finally {
+      this.replacing = false;
     }
     this.host.persist();
     this.handle({ kind: 'respawned' });
     this.listen();
+    await this.endProcesses(old);
   }
 
-  async save(target?: string): Promise<string> {
-    return saveConversation(
-      { def: this.def, id: this.id, cwd: this.cwd, driver: this.driver, conversation: this.conversation, type: (text) => this.sendCommand(text) },
-      { sessionDir: this.host.sessionDir(this.id), transcriptsDir: this.host.transcriptsDir },
-      target,
-    );
-  }
-
-  async load(target: string): Promise<void> {
+  private async loadNow(target: string): Promise<void> {
     checkPath(target);
     if (this.driver?.load && this.def.save.method !== 'command') {
       if (this.ended) throw new Error(`session ${this.id} has exited: start a new one`);
       this.driver.load(path.resolve(this.cwd, target));
-      await this.restart();
+      await this.restartNow();
       return;
     }
     const save = this.def.save;
@@ -273,7 +308,7 @@ export class Session {
 
   /** The agent's program ended with `status`. */
   async onDeath(status: number | null): Promise<void> {
-    if (this.ended) return;
+    if (this.ended || this.replacing) return;
     // Its last screen goes to err before the news of its end.
     const screen = await this.screen().catch(() => '');
     const lastLines = screen.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('Pane is dead')).slice(-20).join('\n');
@@ -283,6 +318,7 @@ export class Session {
 
   /** The window is gone (killed outside AnviLLM; a kill's own close comes after the session ended, and is ignored). */
   onGone(): void {
+    if (this.replacing) return;
     this.handle({ kind: 'end', cause: { kind: 'gone' } });
   }
 
@@ -372,7 +408,8 @@ export class Session {
       case 'expectExit':
         return this.expectExit();
       case 'end':
-        this.ending = this.end(e.cause, e.from, e.announce);
+        // After an end still running (a kill during a crash's cleanup): its events come first.
+        this.ending = (this.ending ?? Promise.resolve()).catch(() => {}).then(() => this.end(e.cause, e.from, e.announce));
         return;
     }
   }
@@ -420,6 +457,11 @@ export class Session {
     this.handle({ kind: 'looked', ticket, children, screen });
   }
 
+  /** Ends an old agent's processes (its window is closed), leaving the current agent's alone. */
+  private endProcesses(tree: Tracked[]): Promise<void> {
+    return endAgent(tree, this.host.sessionDir(this.id), this.ended ? null : this.pid);
+  }
+
   /** The agent said its session ended: its death comes from tmux, or, if it does not, the session ends all the same. */
   private expectExit(): void {
     this.clearExitWatch();
@@ -430,27 +472,28 @@ export class Session {
     this.exitWatch.unref();
   }
 
-  /** The one end, whatever the cause: timers and the driver's watchers (and its files) go first. */
+  /**
+   * The one end, whatever the cause: timers and the driver's watchers (and its files) go first,
+   * then the window and every process of the agent: no process outlives its session, and no dead
+   * window stays (tmux 3.3a can segfault when a control client attaches beside a dead pane whose
+   * status it never learnt). A dead agent's last screen is in err already.
+   */
   private async end(cause: EndCause, from: State, announce: boolean): Promise<void> {
     this.stopWatching();
     const { tmuxSession, windowId, pid } = this.place;
-    if (cause.kind === 'killed') {
-      // Recorded before the window goes: a process that ignores the hangup or left the terminal's
-      // session (a daemon the agent started) is ended too.
-      const tree = pid ? [pid, ...descendants(pid)].map((p) => ({ pid: p, identity: processIdentity(p) })) : [];
-      await this.host.tmux.killWindow(tmuxSession, windowId);
-      await endTree(tree);
-    }
+    // Recorded before the window goes: a process that ignores the hangup or left the terminal's
+    // session (a daemon the agent started) is ended too.
+    // (Only the tree of an agent that was running: an ended one's pid may be another process's.)
+    const tree = announce ? treeOf(pid) : [];
+    await this.host.tmux.killWindow(tmuxSession, windowId, this.id).catch(() => {});
+    await this.endProcesses(tree);
     if (announce) {
       const to = this.state;
       this.host.emit({ id: this.id, kind: 'state', from, to });
       const failure = cause.kind === 'startTimeout' ? 'startup timed out' : cause.kind === 'restartFailed' ? 'restart failed' : null;
       this.host.emit(failure ? { id: this.id, kind: 'error', text: failure } : { id: this.id, kind: 'exit', status: cause.kind === 'died' ? cause.status : null });
     }
-    // The dead agent's last screen is kept in err; its window goes. Measured: tmux 3.3a's server
-    // can segfault when a control client attaches to a session holding a dead pane whose exit
-    // status it never learnt (a daemon restart after an agent crashed) — taking every tmux session
-    // down. Restart makes a new window.
-    if (cause.kind === 'died') await this.host.tmux.killWindow(tmuxSession, windowId).catch(() => {});
+    // A kill removes; a session that ended by itself stays listed (a crash must be visible).
+    if (cause.kind === 'killed') this.host.remove(this);
   }
 }

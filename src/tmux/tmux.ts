@@ -217,15 +217,6 @@ export class Tmux {
     return info;
   }
 
-  /** Ends the pane's program and starts `spec.argv` in the same window (same id, same name). */
-  async respawn(session: string, paneId: string, spec: Pick<WindowSpec, 'cwd' | 'argv' | 'env'>): Promise<void> {
-    if (spec.argv.length < 2) throw new TmuxError('an agent argv needs two or more words (tmux runs one word through sh -c)');
-    for (const key of this.reported) if (key.endsWith(paneId)) this.reported.delete(key);
-    const words = ['respawn-pane', '-k', '-t', paneId, '-c', formatLiteral(spec.cwd)];
-    for (const [k, v] of Object.entries(spec.env)) words.push('-e', `${k}=${v}`);
-    await this.commands(session, [[...words, '--', ...spec.argv]]);
-  }
-
   /**
    * Types `text` into a pane as one paste: bracketed when the program asked for it, newlines
    * kept as they are, so a multi-line prompt arrives as one submission.
@@ -253,27 +244,35 @@ export class Tmux {
     return lines[0] ? parseWindow(lines[0]) : null;
   }
 
-  async killWindow(session: string, windowId: string): Promise<void> {
+  /**
+   * Closes a window. There is no respawn-pane: tmux 3.3a's server exits
+   * ("fatal: not enough data", control.c) when a pane is respawned while a control client still
+   * has its earlier output to send — measured with restarts 15 ms apart, every session lost.
+   */
+  async killWindow(session: string, windowId: string, name?: string): Promise<void> {
     for (const key of this.reported) if (key.startsWith(`${windowId}%`)) this.reported.delete(key);
+    // A recorded window id may name another window by now: a tmux server started again numbers
+    // its windows from the start (after a reboot, a session kept as exited still holds its old one).
+    if (name !== undefined && (await this.window(session, windowId))?.name !== name) return;
     await this.command(session, ['kill-window', '-t', windowId]).catch((e: unknown) => {
       if (!(e instanceof TmuxError && GONE.test(e.message))) throw e;
     });
   }
 
-  /** Every window of the tmux sessions whose names start with `prefix` (re-adoption after a restart). */
   /** Kills a window without a control client (none must attach while a dead pane is there). */
   async killWindowDirectly(windowId: string): Promise<void> {
     await run('tmux', [...this.tmuxArgs, 'kill-window', '-t', windowId], { env: this.env });
   }
 
-  async listWindows(prefix: string): Promise<WindowInfo[]> {
+  /** Every window of the tmux sessions whose names start with `prefix` (re-adoption after a restart). */
+  async listWindows(prefix: string, withPlaceholders = false): Promise<WindowInfo[]> {
     try {
       const { stdout } = await run('tmux', [...this.tmuxArgs, 'list-windows', '-a', '-F', WINDOW_FORMAT], { env: this.env });
       return stdout
         .split('\n')
         .filter((l) => l !== '')
         .map(parseWindow)
-        .filter((w) => w.session.startsWith(prefix) && w.name !== PLACEHOLDER_NAME);
+        .filter((w) => w.session.startsWith(prefix) && (withPlaceholders || w.name !== PLACEHOLDER_NAME));
     } catch {
       return []; // no server running: nothing to adopt
     }
@@ -284,8 +283,25 @@ export class Tmux {
     return ['tmux', '-S', this.socketPath, 'attach-session', '-t', `${session}:${windowName}`];
   }
 
-  /** Detaches our control clients; the agents keep running in tmux. */
-  close(): void {
+  /**
+   * Removes the placeholder window a start made, if it is still there (a start refused or failed
+   * before its agent's window existed): a tmux session holding nothing else ends with it.
+   */
+  async dropPlaceholder(session: string): Promise<void> {
+    const client = this.clients.get(session);
+    if (!client) return;
+    await client.then((c) => c.command(commandLine(['kill-window', '-t', `${session}:${PLACEHOLDER_NAME}`]))).catch(() => {});
+  }
+
+  /** Removes the placeholders a daemon killed in the middle of a start left (none must outlive it). */
+  async dropPlaceholders(prefix: string): Promise<void> {
+    for (const w of await this.listWindows(prefix, true)) if (w.name === PLACEHOLDER_NAME) await this.killWindowDirectly(w.windowId).catch(() => {});
+  }
+
+  /** Detaches our control clients, placeholders removed first; the agents keep running in tmux. */
+  async close(): Promise<void> {
+    const sessions = [...this.clients.keys()];
+    await Promise.all(sessions.map((s) => this.dropPlaceholder(s)));
     for (const c of this.clients.values()) void c.then((client) => client.close(), () => {});
     this.clients.clear();
   }

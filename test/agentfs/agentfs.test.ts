@@ -116,12 +116,20 @@ describe('agent/', { skip: needs('tmux', 'bwrap') }, () => {
     assert.equal(manager.get('multi')?.id, other);
     assert.equal(manager.get(other)!.cwd, dir);
     await c.writeFile(`${other}/ctl`, 'kill');
-    assert.equal(manager.get(other)!.state, 'exited', 'a write without a newline is one command');
+    assert.equal(manager.get(other), undefined, 'a write without a newline is one command');
   });
 
-  it('ctl kill ends the session; its in then refuses to open', async () => {
+  it('ctl kill ends the session; an open in then refuses writes, and the session has left list and agent/', async () => {
+    const events = await c.open('events', OREAD);
+    const input = await c.open(`${id}/in`, OWRITE);
     await c.writeFile(`${id}/ctl`, 'kill\n');
-    assert.equal(await stateOf(id), 'exited');
-    await assert.rejects(c.open(`${id}/in`, OWRITE), new RegExp(`session ${id} has exited`));
+    await assert.rejects(input.write('late'), new RegExp(`session ${id} has exited`));
+    let seen = '';
+    while (!seen.includes(`${id} gone\n`)) seen += (await events.read()).toString();
+    assert.match(seen, new RegExp(`${id} state \\w+ exited\n${id} exit -\n${id} gone\n`), 'exited, then gone');
+    await events.close();
+    assert.doesNotMatch(await read('list'), new RegExp(id));
+    await assert.rejects(c.open(`${id}/state`, OREAD), /file does not exist/, 'walking to it fails like any missing name');
+    assert.equal((await c.readdir('/')).some((d) => d.name === id), false);
   });
 });

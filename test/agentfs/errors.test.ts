@@ -10,12 +10,12 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { main } from '../../src/cli/anvillm.js';
-import { Client, NinepError } from '../../src/ninep/client.js';
+import { Client, NinepError, type ClientFile } from '../../src/ninep/client.js';
 import { OREAD, ORDWR, OWRITE } from '../../src/ninep/constants.js';
 import { unchangedStat } from '../../src/ninep/messages.js';
 import { ERRMAX } from '../../src/protocol/protocol.js';
 import { fakeEnv, serveAgent, type FakeEnv, type ServedAgent } from '../fixtures/fake-env.js';
-import { needs } from '../helpers.js';
+import { needs, until } from '../helpers.js';
 
 const long = (c: string, n = 5000) => c.repeat(n);
 
@@ -25,7 +25,10 @@ describe('agent/ errors', { skip: needs('tmux', 'bwrap') }, () => {
   let c: Client;
   const logged: string[] = [];
   let live = '';
+  /** Exited by itself (crashed): still listed. */
   let dead = '';
+  /** A ctl opened before its session was killed (a killed session leaves agent/). */
+  let killedCtl: ClientFile;
 
   before(async () => {
     world = fakeEnv();
@@ -40,7 +43,13 @@ describe('agent/ errors', { skip: needs('tmux', 'bwrap') }, () => {
     };
     live = await make('live');
     dead = await make('dead');
-    await c.writeFile(`${dead}/ctl`, 'kill\n');
+    const crashing = served.manager.get(dead)!;
+    await until(() => crashing.state === 'idle', 'idle', 20_000);
+    await c.writeFile(`${dead}/in`, '/crash');
+    await until(() => crashing.state === 'exited', 'the crash', 10_000);
+    const killed = await make('killed');
+    killedCtl = await c.open(`${killed}/ctl`, ORDWR);
+    await c.writeFile(`${killed}/ctl`, 'kill\n');
   });
 
   after(async () => {
@@ -78,7 +87,7 @@ describe('agent/ errors', { skip: needs('tmux', 'bwrap') }, () => {
     ['winid past its cap', () => c.writeFile(`${live}/winid`, long('w')), /^winid: write too long: at most 64 bytes per open; open it again$/],
     ['a slash command that needs the terminal', () => c.writeFile(`${live}/in`, `/${slash}`), /^\/x+…x+ needs the terminal: use Attach$/],
     ['a prompt to an exited session', () => c.open(`${dead}/in`, OWRITE), /^session [0-9a-f]{8} has exited: start a new one$/],
-    ['restart of a killed session', () => ctlLine(`${dead}/ctl`, 'restart\n'), /^session [0-9a-f]{8} was killed: start a new one$/],
+    ['restart of a killed session', () => killedCtl.write('restart\n'), /^session [0-9a-f]{8} was killed: start a new one$/],
     ['a missing name', () => c.open(long('m', 200), OREAD), /^'m+…m+' file does not exist$/],
     ['writing a read-only file', () => c.open(`${live}/out`, OWRITE), /^permission denied/],
   ];

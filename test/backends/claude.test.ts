@@ -4,6 +4,7 @@
  * Each world is a fresh HOME, so every start goes through Claude Code's first-run dialogs.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -191,7 +192,7 @@ describe('Claude Code, for real, against a mock API', { skip, timeout: 240_000 }
     await world.mock.waitFor('a SLOW one');
     const first = manager;
     // The old daemon goes (its tmux client detaches, the agent runs on); a new one adopts.
-    first.close();
+    await first.close();
     const next = world.world.manager();
     world.manager = manager = next;
     next.subscribe((e) => events.push(e));
@@ -210,6 +211,29 @@ describe('Claude Code, for real, against a mock API', { skip, timeout: 240_000 }
       await until(() => again.out() === 'Echo: after the restart', 'the next answer', T);
       await again.kill();
     }
+  });
+
+  it('its window gone while no daemon ran (as at a reboot): the next daemon keeps it as exited, and restart continues its conversation', async () => {
+    const r = await manager.create('claude', world.project('reboot'), 'rebooted');
+    await inState(r, 'idle');
+    r.prompt('before the reboot');
+    await inState(r, 'idle');
+    await manager.close();
+    execFileSync('tmux', ['-S', world.world.env['ANVILLM_TMUX_SOCKET']!, 'kill-window', '-t', r.windowId]);
+    const next = world.world.manager();
+    world.manager = manager = next;
+    next.subscribe((e) => events.push(e));
+    await next.adopt();
+    const again = next.get('rebooted')!;
+    assert.deepEqual([again.id, again.state, again.cwd, again.pid], [r.id, 'exited', r.cwd, 0]);
+    await again.restart();
+    await inState(again, 'idle');
+    again.prompt('after the reboot');
+    await inState(again, 'idle');
+    assert.equal(again.out(), 'Echo: after the reboot');
+    const body = await world.mock.waitFor('after the reboot');
+    assert.ok(JSON.stringify(body.messages).includes('before the reboot'), 'the old conversation went with the prompt');
+    await again.kill();
   });
 
   it('its transcript lives where Claude Code keeps it, under the uuid we chose', () => {

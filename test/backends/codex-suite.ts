@@ -28,7 +28,7 @@ describe('codex (the real CLI, against a mock API)', { skip: needs('tmux', 'bwra
   });
   after(async () => {
     await manager.killAll().catch(() => {});
-    manager.close();
+    await manager.close();
     await world.close();
   });
 

@@ -166,7 +166,8 @@ export function exactAgentTests(a: ExactAgent, session: () => Session, adopted: 
     const from = events.length;
     process.kill(s.pid, 'SIGKILL');
     await inState(s, 'exited', 10_000);
-    assert.ok(states(s, from).includes('exit'), JSON.stringify(states(s, from)));
+    // The end is announced once the agent's processes are gone.
+    await until(() => states(s, from).includes('exit'), `the exit event (${JSON.stringify(states(s, from))})`, 10_000);
     await s.kill();
   });
 }

@@ -27,7 +27,7 @@ describe('gemini (the real CLI, against a mock API)', { skip: needs('tmux', 'bwr
   });
   after(async () => {
     await manager.killAll().catch(() => {});
-    manager.close();
+    await manager.close();
     await world.close();
   });
 

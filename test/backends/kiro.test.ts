@@ -43,7 +43,7 @@ describe('kiro-cli (a documentation-based stand-in)', { skip: needs('tmux', 'bwr
   });
   after(async () => {
     await manager.killAll().catch(() => {});
-    manager.close();
+    await manager.close();
     world.remove();
   });
 

@@ -63,7 +63,7 @@ describe('anvillm attach', { skip: needs('tmux', 'bwrap') }, () => {
     }
     await posted.close();
     await manager.killAll().catch(() => {});
-    manager.close();
+    await manager.close();
     world.remove();
   });
 
@@ -109,10 +109,16 @@ describe('anvillm attach', { skip: needs('tmux', 'bwrap') }, () => {
       assert.equal(noTerminal.code, 1);
       assert.match(noTerminal.err, new RegExp(`^anvillm attach: attach needs a terminal; from elsewhere run: tmux -S \\S+ attach-session -t anvillm-fake:${s.id}$`));
     }
-    await s.kill();
+    // A session that ended by itself stays listed, exited; a killed one is gone.
+    s.prompt('/crash');
+    await until(() => s.state === 'exited', 'the crash', 10_000);
     const exited = await run('attach', s.id);
     assert.equal(exited.code, 1);
     assert.equal(exited.err, `anvillm attach: session ${s.id} has exited: there is no terminal to attach; \`anvillm read ${s.id} transcript\` shows what it did`);
+    await s.kill();
+    const killed = await run('attach', s.id);
+    assert.equal(killed.code, 1);
+    assert.match(killed.err, new RegExp(`^anvillm attach: no session "${s.id}"`));
 
     assert.equal((await run('attach')).code, 2);
     assert.equal((await run('attach', s.id, 'extra')).code, 2);

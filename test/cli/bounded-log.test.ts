@@ -55,7 +55,13 @@ describe('anvillm serve under a flood of client errors', { skip: needs('tmux', '
       await ctl.write(`new fake ${world.project('p')}\n`);
       const id = (await ctl.read()).toString().trim();
       await ctl.close();
-      await c.writeFile(`${id}/ctl`, 'kill\n');
+      // It crashes: exited, still listed (a killed one would have left agent/).
+      const stateIs = async (want: string) => {
+        while ((await c.readFile(`${id}/state`)).toString().trim() !== want) await new Promise((r) => setTimeout(r, 100));
+      };
+      await stateIs('idle');
+      await c.writeFile(`${id}/in`, '/crash');
+      await stateIs('exited');
       for (let i = 0; i < 300; i++) await c.readFile(`${id}/screen`).catch(() => {});
       c.close();
       await new Promise((r) => setTimeout(r, 200));

@@ -36,7 +36,7 @@ describe('anvillm client commands', { skip: needs('tmux', 'bwrap') }, () => {
   after(async () => {
     await posted.close();
     await manager.killAll().catch(() => {});
-    manager.close();
+    await manager.close();
     world.remove();
   });
 
@@ -57,7 +57,8 @@ describe('anvillm client commands', { skip: needs('tmux', 'bwrap') }, () => {
     assert.equal(saved.code, 0, saved.err);
     assert.equal(saved.out, path.join(dir, 'notes.txt'), 'save answers the file it wrote');
     assert.equal((await run('kill', 'renamed')).code, 0);
-    assert.equal(manager.get(id)!.state, 'exited');
+    assert.equal(manager.get(id), undefined, 'a killed session leaves the list');
+    assert.deepEqual(JSON.parse((await run('ls', '--json')).out), []);
   });
 
   it('as a program: send reads the prompt from stdin, read prints a file, wait gives up with the state it saw', { timeout: 60_000 }, async () => {

@@ -36,7 +36,7 @@ describe('anvillm-notify', { skip: needs('tmux', 'bwrap') }, () => {
   after(async () => {
     await posted.close();
     await manager.killAll().catch(() => {});
-    manager.close();
+    await manager.close();
     world.remove();
   });
 

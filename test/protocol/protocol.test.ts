@@ -26,6 +26,7 @@ describe('event lines', () => {
       { id: 'a3f2b9d1', kind: 'exit', status: 3 },
       { id: 'a3f2b9d1', kind: 'exit', status: null },
       { id: 'a3f2b9d1', kind: 'error', text: 'restart failed: two\nlines' },
+      { id: 'a3f2b9d1', kind: 'gone' },
     ];
     for (const e of events) {
       const line = eventLine(e);
@@ -33,7 +34,8 @@ describe('event lines', () => {
       assert.deepEqual(parseEvent(line.slice(0, -1)), e);
     }
     assert.equal(eventLine(events[1]!), 'a3f2b9d1 state idle running\n');
-    assert.equal(parseEvent('a3f2b9d1 gone'), null, 'a kind this client does not know is skipped');
+    assert.equal(eventLine({ id: 'a3f2b9d1', kind: 'gone' }), 'a3f2b9d1 gone\n');
+    assert.equal(parseEvent('a3f2b9d1 frobbed'), null, 'a kind this client does not know is skipped');
   });
 
   it('backends lines read back as written', () => {

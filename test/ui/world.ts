@@ -69,7 +69,7 @@ export async function assistWorld(extraEnv: NodeJS.ProcessEnv = {}): Promise<Ass
       server.closeAll();
       await posted.close();
       await manager.killAll().catch(() => {});
-      manager.close();
+      await manager.close();
       world.remove();
     },
   };

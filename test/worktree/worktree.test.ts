@@ -108,7 +108,7 @@ describe('worktree sessions', { skip: needs('tmux', 'bwrap') }, () => {
   after(async () => {
     await posted.close();
     await manager.killAll().catch(() => {});
-    manager.close();
+    await manager.close();
     world.remove();
     fs.rmSync(outside, { recursive: true, force: true });
   });
@@ -200,8 +200,10 @@ describe('worktree sessions', { skip: needs('tmux', 'bwrap') }, () => {
     await ctl(`${plain}/ctl`, 'kill');
   });
 
+  let twoCwd = '';
   it('kill keeps the branch, and the worktree while it has uncommitted changes, saying where', async () => {
     const two = manager.get('two')!;
+    twoCwd = two.cwd;
     const said = await ctl('two/ctl', 'kill');
     assert.equal(said, `branch feature/two kept; worktree kept, it has uncommitted changes: ${two.cwd}`);
     assert.ok(fs.existsSync(path.join(two.cwd, 'added.txt')));
@@ -212,7 +214,9 @@ describe('worktree sessions', { skip: needs('tmux', 'bwrap') }, () => {
     assert.equal(gitIn(repo, 'log', '-1', '--format=%s', 'anvillm/one'), 'one done');
     const listed = gitIn(repo, 'worktree', 'list', '--porcelain');
     assert.ok(!listed.includes(wt) && listed.includes(two.cwd), listed);
-    assert.match(await read(two.id, 'diff'), /added\.txt/, 'diff still reads once the agent is gone');
+    // Killed, it has left agent/ (DESIGN §2 Lifetimes); its kept worktree holds the work.
+    await assert.rejects(read(two.id, 'diff'), /file does not exist/);
+    assert.match(gitIn(two.cwd, 'status', '--porcelain'), /added\.txt/);
   });
 
   it('kill keeps a worktree whose detached HEAD holds commits on no branch', async () => {
@@ -229,7 +233,7 @@ describe('worktree sessions', { skip: needs('tmux', 'bwrap') }, () => {
   });
 
   it('removing a worktree is explicit, and refused while it is dirty', async () => {
-    const wt = manager.get('two')!.cwd;
+    const wt = twoCwd; // its session was killed, and has left
     const refused = await anvillm('worktree', 'remove', wt);
     assert.equal(refused.code, 1);
     assert.match(refused.err, /^anvillm worktree: worktree .* has uncommitted changes: commit or discard them first/);
@@ -277,7 +281,7 @@ describe('worktree sessions', { skip: needs('tmux', 'bwrap') }, () => {
     const id = await ctl('ctl', `new shell ${repo} again worktree`);
     await run('again', 'echo again > shared.txt');
     await posted.close();
-    manager.close(); // the daemon goes; the agent runs on in tmux
+    await manager.close(); // the daemon goes; the agent runs on in tmux
     manager = world.manager();
     await manager.adopt();
     posted = await post('agent', new Server(agentTree(manager)), env);
