@@ -24,91 +24,110 @@ function value(name: string, read: () => string, perm = 0o444): SnapshotFile {
 /** Bytes of a prompt checked as it is written: enough for any slash command and its words. */
 const PROMPT_HEAD = 4096;
 
-function sessionDir(session: Session, manager: SessionManager): DirNode {
-  const s = session;
-  const line = (v: string | number | null) => (v === null || v === '' ? '' : `${v}\n`);
+/** A value file's text: the value and a newline, or nothing for none. */
+function line(v: string | number | null): string {
+  return v === null || v === '' ? '' : `${v}\n`;
+}
+
+/** in: a prompt per write, checked as it arrives so that the write itself can fail. */
+function inFile(s: Session): SnapshotFile {
+  return new SnapshotFile({
+    name: 'in',
+    perm: 0o222,
+    allow: () => s.checkPrompt(''),
+    // Its head is what the checks look at (a slash command): later writes are not rescanned.
+    check: (data, written) => {
+      if (written.length < PROMPT_HEAD) s.checkPrompt(Buffer.concat([written, data]).subarray(0, PROMPT_HEAD).toString('utf8'));
+    },
+    commit: (data) => {
+      const text = trimNewlines(data.toString('utf8'));
+      if (text.trim() !== '') s.prompt(text);
+    },
+  });
+}
+
+/** A session's ctl: its lifecycle commands. */
+function ctlFile(s: Session, manager: SessionManager): CommandFile {
+  return new CommandFile('ctl', async (words) => {
+    const [cmd, ...args] = words;
+    switch (cmd) {
+      case 'stop':
+        return void (await s.stop());
+      case 'kill':
+      case 'close':
+        return manager.kill(s); // a worktree session answers what it kept
+      case 'restart':
+        return void (await s.restart());
+      case 'save':
+        if (args.length > 1) throw new Error(SESSION_CTL_USAGE);
+        return s.save(args[0]);
+      case 'load':
+        if (args.length !== 1) throw new Error(SESSION_CTL_USAGE);
+        return void (await s.load(args[0]!));
+      case 'alias':
+        if (args.length !== 1) throw new Error(SESSION_CTL_USAGE);
+        return void s.setAlias(args[0]!);
+      default:
+        throw new Error(unknownCommand(cmd, SESSION_CTL_USAGE));
+    }
+  });
+}
+
+/** The files a user writes to set a value: alias, winid, context. */
+function settableFiles(s: Session, manager: SessionManager): SnapshotFile[] {
+  const alias = new SnapshotFile({
+    name: 'alias',
+    perm: 0o666,
+    maxBytes: 1024,
+    read: () => line(s.alias),
+    length: () => Buffer.byteLength(line(s.alias)),
+    check: (data, written) => {
+      const problem = manager.aliasRefusal(trimNewlines(Buffer.concat([written, data]).toString('utf8')), s);
+      if (problem) throw new Error(problem);
+    },
+    commit: (data) => s.setAlias(trimNewlines(data.toString('utf8'))),
+  });
+  const winid = new SnapshotFile({
+    name: 'winid',
+    perm: 0o666,
+    maxBytes: 64,
+    read: () => line(s.winid),
+    length: () => Buffer.byteLength(line(s.winid)),
+    check: (data, written) => {
+      const text = trimNewlines(Buffer.concat([written, data]).toString('utf8')).trim();
+      if (text !== '' && !/^\d+$/.test(text)) throw new Error(`winid "${text}" is not a window number: illegal argument`);
+    },
+    commit: (data) => {
+      const text = data.toString('utf8').trim();
+      s.setWinid(text === '' ? null : Number(text));
+    },
+  });
+  const context = new SnapshotFile({
+    name: 'context',
+    perm: 0o666,
+    read: () => s.context,
+    length: () => Buffer.byteLength(s.context),
+    commit: (data) => {
+      s.context = trimNewlines(data.toString('utf8'));
+    },
+  });
+  return [alias, winid, context];
+}
+
+function sessionDir(s: Session, manager: SessionManager): DirNode {
   const files: Node[] = [
-    new SnapshotFile({
-      name: 'in',
-      perm: 0o222,
-      allow: () => s.checkPrompt(''),
-      // Its head is what the checks look at (a slash command): later writes are not rescanned.
-      check: (data, written) => {
-        if (written.length < PROMPT_HEAD) s.checkPrompt(Buffer.concat([written, data]).subarray(0, PROMPT_HEAD).toString('utf8'));
-      },
-      commit: (data) => {
-        const text = trimNewlines(data.toString('utf8'));
-        if (text.trim() !== '') s.prompt(text);
-      },
-    }),
+    inFile(s),
     value('out', () => s.out()),
     value('transcript', () => s.transcript()),
     new SnapshotFile({ name: 'screen', read: () => s.screen() }),
     value('err', () => s.err()),
-    new CommandFile('ctl', async (words) => {
-      const [cmd, ...args] = words;
-      switch (cmd) {
-        case 'stop':
-          return void (await s.stop());
-        case 'kill':
-        case 'close':
-          return manager.kill(s); // a worktree session answers what it kept
-        case 'restart':
-          return void (await s.restart());
-        case 'save':
-          if (args.length > 1) throw new Error(SESSION_CTL_USAGE);
-          return s.save(args[0]);
-        case 'load':
-          if (args.length !== 1) throw new Error(SESSION_CTL_USAGE);
-          return void (await s.load(args[0]!));
-        case 'alias':
-          if (args.length !== 1) throw new Error(SESSION_CTL_USAGE);
-          return void s.setAlias(args[0]!);
-        default:
-          throw new Error(unknownCommand(cmd, SESSION_CTL_USAGE));
-      }
-    }),
+    ctlFile(s, manager),
     value('state', () => `${s.state}\n`),
     value('pid', () => line(s.pid || null)),
     value('cwd', () => line(s.cwd)),
     value('backend', () => line(s.backend)),
     value('attach', () => `${quoteWords(s.attachCommand())}\n`),
-    new SnapshotFile({
-      name: 'alias',
-      perm: 0o666,
-      maxBytes: 1024,
-      read: () => line(s.alias),
-      length: () => Buffer.byteLength(line(s.alias)),
-      check: (data, written) => {
-        const problem = manager.aliasRefusal(trimNewlines(Buffer.concat([written, data]).toString('utf8')), s);
-        if (problem) throw new Error(problem);
-      },
-      commit: (data) => s.setAlias(trimNewlines(data.toString('utf8'))),
-    }),
-    new SnapshotFile({
-      name: 'winid',
-      perm: 0o666,
-      maxBytes: 64,
-      read: () => line(s.winid),
-      length: () => Buffer.byteLength(line(s.winid)),
-      check: (data, written) => {
-        const text = trimNewlines(Buffer.concat([written, data]).toString('utf8')).trim();
-        if (text !== '' && !/^\d+$/.test(text)) throw new Error(`winid "${text}" is not a window number: illegal argument`);
-      },
-      commit: (data) => {
-        const text = data.toString('utf8').trim();
-        s.setWinid(text === '' ? null : Number(text));
-      },
-    }),
-    new SnapshotFile({
-      name: 'context',
-      perm: 0o666,
-      read: () => s.context,
-      length: () => Buffer.byteLength(s.context),
-      commit: (data) => {
-        s.context = trimNewlines(data.toString('utf8'));
-      },
-    }),
+    ...settableFiles(s, manager),
     ...worktreeFiles(manager, s.id),
   ];
   const names: readonly string[] = manager.worktree(s.id) ? [...SESSION_FILES, ...WORKTREE_FILES] : SESSION_FILES;

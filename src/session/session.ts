@@ -14,16 +14,17 @@ import { StringDecoder } from 'node:string_decoder';
 import type { BackendDefinition } from '../backends/definition.js';
 import type { Driver } from '../backends/driver.js';
 import type { Tmux } from '../tmux/tmux.js';
+import { Conversation } from './conversation.js';
 import { aliasProblem } from './ids.js';
-import { stateOf, startingMachine, timerOf, type EndCause, type Effect, type Input, type Machine } from './phase.js';
+import { stateOf, startingMachine, type EndCause, type Effect, type Machine } from './phase.js';
 import { descendants, endAgent, processIdentity, treeOf, type Tracked } from './processes.js';
-import { step, type Rules } from './rules.js';
+import type { Rules } from './rules.js';
+import { Runner } from './runner.js';
 import { checkPath, saveConversation } from './saves.js';
 import { Serial } from './serial.js';
 import type { Place, SessionRecord } from './store.js';
 import type { SessionEvent, SessionInfo, State } from './types.js';
 
-const MAX_ERR = 64 * 1024;
 /** After the agent said its session ended, its death (with its status) is awaited this long from tmux before it is ended all the same. */
 const EXIT_GRACE_MS = 1500;
 /** Lifecycle commands of one session running or waiting at once; more are refused. */
@@ -55,15 +56,9 @@ export class Session {
   readonly createdAt: Date;
 
   private place: Place;
-  private machine: Machine;
   private readonly rules: Rules;
-  /** Inputs arriving while one is handled (an effect that answers at once) wait their turn. */
-  private readonly inbox: Input[] = [];
-  private handling = false;
-  /** The daemon let go (detach): no timer is armed any more. */
-  private detached = false;
-  private timer: NodeJS.Timeout | null = null;
-  private timerAt: number | null = null;
+  /** The rules, run one input at a time, with the phase's timer. */
+  private readonly runner: Runner;
   private exitWatch: NodeJS.Timeout | null = null;
   /** The prompt being pasted and submitted (a stop key must not land inside it). */
   private submission: Promise<void> | null = null;
@@ -73,9 +68,7 @@ export class Session {
   private readonly lifecycle = new Serial(MAX_COMMANDS, (n) => `session ${this.id} is busy: ${n} commands are running or waiting; try again`);
   /** The end's cleanup, while it runs. */
   private ending: Promise<void> | null = null;
-  private lastAnswer = '';
-  private conversation = '';
-  private errText = '';
+  private readonly said = new Conversation();
   private contextText: string;
   /** %output chunks can split a character. */
   private readonly decoder = new StringDecoder('utf8');
@@ -97,9 +90,9 @@ export class Session {
     this.createdAt = record.createdAt ? new Date(record.createdAt) : new Date();
     this.place = { tmuxSession: record.tmuxSession, windowId: record.windowId, paneId: record.paneId, pid: record.pid };
     this.rules = { def, driver: !driver ? 'none' : driver.turns === false ? 'hints' : 'turns' };
-    this.machine = startingMachine(Date.now(), def.startup.timeoutMs, def.state.quietMs);
-    if (initial === 'exited') this.machine = { ...this.machine, phase: { kind: 'ended', state: 'exited', killed: false } };
-    this.armTimer();
+    const starting = startingMachine(Date.now(), def.startup.timeoutMs, def.state.quietMs);
+    const machine: Machine = initial === 'exited' ? { ...starting, phase: { kind: 'ended', state: 'exited', killed: false } } : starting;
+    this.runner = new Runner(machine, this.rules, (e) => this.perform(e));
     // Once the caller has set the session up (adopt): reports waiting since a restart then count.
     queueMicrotask(() => {
       if (!this.ended) this.listen();
@@ -107,11 +100,11 @@ export class Session {
   }
 
   get state(): State {
-    return stateOf(this.machine.phase);
+    return stateOf(this.runner.machine.phase);
   }
 
   get ended(): boolean {
-    return this.machine.phase.kind === 'ended';
+    return this.runner.machine.phase.kind === 'ended';
   }
 
   get backend(): string {
@@ -145,15 +138,15 @@ export class Session {
 
   /** The last turn's answer. */
   out(): string {
-    return this.lastAnswer;
+    return this.said.lastAnswer;
   }
 
   transcript(): string {
-    return this.conversation;
+    return this.said.transcript;
   }
 
   err(): string {
-    return this.errText;
+    return this.said.err;
   }
 
   screen(): Promise<string> {
@@ -162,8 +155,7 @@ export class Session {
 
   /** Appends to err, keeping the newest 64 KiB. */
   addError(text: string): void {
-    this.errText += text.endsWith('\n') ? text : `${text}\n`;
-    if (this.errText.length > MAX_ERR) this.errText = this.errText.slice(-MAX_ERR);
+    this.said.addError(text);
   }
 
   /** Throws why `text` cannot be a prompt of this session (exited, a slash command that needs the terminal). */
@@ -186,12 +178,12 @@ export class Session {
     text = text.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '');
     this.checkPrompt(text);
     const slash = text.trimStart().startsWith('/');
-    this.handle({ kind: 'prompt', text: this.context && !slash ? `${this.context}\n\n${text}` : text });
+    this.runner.handle({ kind: 'prompt', text: this.context && !slash ? `${this.context}\n\n${text}` : text });
   }
 
   /** Prompts waiting for the agent to be idle. */
   get queued(): number {
-    return this.machine.queue.length;
+    return this.runner.machine.queue.length;
   }
 
   stop(): Promise<void> {
@@ -200,7 +192,7 @@ export class Session {
 
   kill(): Promise<void> {
     return this.lifecycle.run(async () => {
-      this.handle({ kind: 'end', cause: { kind: 'killed' } });
+      this.runner.handle({ kind: 'end', cause: { kind: 'killed' } });
       await this.ending;
     });
   }
@@ -212,7 +204,7 @@ export class Session {
   save(target?: string): Promise<string> {
     return this.lifecycle.run(async () =>
       saveConversation(
-        { def: this.def, id: this.id, cwd: this.cwd, driver: this.driver, conversation: this.conversation, type: (text) => this.sendCommand(text) },
+        { def: this.def, id: this.id, cwd: this.cwd, driver: this.driver, conversation: this.said.transcript, type: (text) => this.sendCommand(text) },
         { sessionDir: this.host.sessionDir(this.id), transcriptsDir: this.host.transcriptsDir },
         target,
       ),
@@ -225,34 +217,34 @@ export class Session {
 
   private async stopNow(): Promise<void> {
     if (this.ended) return;
-    this.handle({ kind: 'stop' });
+    this.runner.handle({ kind: 'stop' });
     // A stop key typed into a paste still arriving would be lost (or end up in the prompt).
     await this.submission;
     await this.host.tmux.sendKeys(this.tmuxSession, this.paneId, this.def.stopKeys);
-    this.handle({ kind: 'interrupted' });
+    this.runner.handle({ kind: 'interrupted' });
   }
 
   /** The agent again, in a new window; resolves once the old agent's processes are gone. */
   private async restartNow(): Promise<void> {
-    const p = this.machine.phase;
+    const p = this.runner.machine.phase;
     if (p.kind === 'ended' && p.killed) throw new Error(`session ${this.id} was killed: start a new one`);
     this.clearExitWatch();
     // An ended agent's pid may be another process's by now.
     const old = this.ended ? [] : treeOf(this.pid);
     // Starting before the await: the old agent's last output must not end a turn.
-    this.handle({ kind: 'restart' });
+    this.runner.handle({ kind: 'restart' });
     this.replacing = true;
     try {
       this.place = await this.host.respawn(this);
     } catch (e) {
-      this.handle({ kind: 'end', cause: { kind: 'restartFailed', message: (e as Error).message } });
+      this.runner.handle({ kind: 'end', cause: { kind: 'restartFailed', message: (e as Error).message } });
       await this.ending;
       throw e;
     } finally {
       this.replacing = false;
     }
     this.host.persist();
-    this.handle({ kind: 'respawned' });
+    this.runner.handle({ kind: 'respawned' });
     this.listen();
     await this.endProcesses(old);
   }
@@ -303,7 +295,7 @@ export class Session {
 
   /** Pane output, routed here by the manager. */
   onOutput(data: Buffer): void {
-    this.handle({ kind: 'output', text: this.decoder.write(data) });
+    this.runner.handle({ kind: 'output', text: this.decoder.write(data) });
   }
 
   /** The agent's program ended with `status`. */
@@ -312,34 +304,34 @@ export class Session {
     // Its last screen goes to err before the news of its end.
     const screen = await this.screen().catch(() => '');
     const lastLines = screen.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('Pane is dead')).slice(-20).join('\n');
-    this.handle({ kind: 'end', cause: { kind: 'died', status, lastLines } });
+    this.runner.handle({ kind: 'end', cause: { kind: 'died', status, lastLines } });
     await this.ending;
   }
 
   /** The window is gone (killed outside AnviLLM; a kill's own close comes after the session ended, and is ignored). */
   onGone(): void {
     if (this.replacing) return;
-    this.handle({ kind: 'end', cause: { kind: 'gone' } });
+    this.runner.handle({ kind: 'end', cause: { kind: 'gone' } });
   }
 
   /** After a daemon restart: an agent found alive may be mid-turn; its driver's record says, or the screen. */
   adopt(): void {
     const record = this.rules.driver === 'turns' ? this.driver : null;
-    this.handle({ kind: 'adopt', children: descendants(this.pid).length, status: record?.status() ?? null, turns: record?.takeTurns() ?? [] });
+    this.runner.handle({ kind: 'adopt', children: descendants(this.pid).length, status: record?.status() ?? null, turns: record?.takeTurns() ?? [] });
   }
 
   /** The daemon lets go (it is stopping; the agent runs on in tmux): no timers, no watchers. */
   detach(): void {
-    this.detached = true;
+    this.runner.detach();
     this.stopWatching();
   }
 
   private listen(): void {
-    this.driver?.listen((hint) => this.handle({ kind: 'hint', hint }));
+    this.driver?.listen((hint) => this.runner.handle({ kind: 'hint', hint }));
   }
 
   private stopWatching(): void {
-    this.clearTimer();
+    this.runner.clearTimer();
     this.clearExitWatch();
     this.driver?.close();
   }
@@ -351,27 +343,10 @@ export class Session {
 
   private sendCommand(text: string): void {
     if (this.ended) throw new Error(`session ${this.id} has exited: start a new one`);
-    this.handle({ kind: 'prompt', text });
+    this.runner.handle({ kind: 'prompt', text });
   }
 
-  // ── The shell: inputs in, effects out ─────────────────────────────────────────────────────
-
-  /** Every change of the machine goes through here, one input at a time. */
-  private handle(input: Input): void {
-    this.inbox.push(input);
-    if (this.handling) return;
-    this.handling = true;
-    try {
-      for (let next = this.inbox.shift(); next; next = this.inbox.shift()) {
-        const { machine, effects } = step(this.machine, next, Date.now(), this.rules);
-        this.machine = machine;
-        this.armTimer();
-        for (const e of effects) this.perform(e);
-      }
-    } finally {
-      this.handling = false;
-    }
-  }
+  // ── The shell: inputs in (runner.ts), effects out ────────────────────────────────────────
 
   private perform(e: Effect): void {
     const { tmuxSession, paneId } = this.place;
@@ -386,21 +361,17 @@ export class Session {
       case 'look':
         return void this.look(e.ticket, e.screen);
       case 'takeTurns':
-        return this.handle({ kind: 'turns', ticket: e.ticket, turns: this.driver?.takeTurns() ?? [] });
+        return this.runner.handle({ kind: 'turns', ticket: e.ticket, turns: this.driver?.takeTurns() ?? [] });
       case 'discardTurns':
         return void this.driver?.takeTurns();
       case 'capture':
         return void this.host.tmux
           .capture(tmuxSession, paneId, { history: true })
           .catch(() => '')
-          .then((screen) => this.handle({ kind: 'captured', ticket: e.ticket, screen }));
-      case 'answer': {
-        this.lastAnswer = e.answer;
-        // A correction (the record caught up and differs) takes the place of the turn it corrects.
-        const at = e.replaces === undefined ? -1 : this.conversation.lastIndexOf(e.replaces);
-        this.conversation = at < 0 ? this.conversation + e.transcript : this.conversation.slice(0, at) + e.transcript + this.conversation.slice(at + e.replaces!.length);
+          .then((screen) => this.runner.handle({ kind: 'captured', ticket: e.ticket, screen }));
+      case 'answer':
+        this.said.answer(e.answer, e.transcript, e.replaces);
         return e.announce ? this.host.emit({ id: this.id, kind: 'out' }) : undefined;
-      }
       case 'error':
         return this.addError(e.text);
       case 'persist':
@@ -412,26 +383,6 @@ export class Session {
         this.ending = (this.ending ?? Promise.resolve()).catch(() => {}).then(() => this.end(e.cause, e.from, e.announce));
         return;
     }
-  }
-
-  /** Keeps one timer, for the phase's wake-up, if it has one. */
-  private armTimer(): void {
-    const at = this.detached ? null : timerOf(this.machine.phase);
-    if (at === this.timerAt) return;
-    this.clearTimer();
-    if (at === null) return;
-    this.timerAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.timerAt = null;
-      this.handle({ kind: 'tick' });
-    }, Math.max(0, at - Date.now()));
-  }
-
-  private clearTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    this.timerAt = null;
   }
 
   private async submit(ticket: number, text: string): Promise<void> {
@@ -448,13 +399,13 @@ export class Session {
     })();
     await this.submission;
     this.submission = null;
-    this.handle({ kind: 'sent', ticket });
+    this.runner.handle({ kind: 'sent', ticket });
   }
 
   private async look(ticket: number, withScreen: boolean): Promise<void> {
     const children = descendants(this.pid).length;
     const screen = withScreen ? await this.screen().catch(() => '') : null;
-    this.handle({ kind: 'looked', ticket, children, screen });
+    this.runner.handle({ kind: 'looked', ticket, children, screen });
   }
 
   /** Ends an old agent's processes (its window is closed), leaving the current agent's alone. */
