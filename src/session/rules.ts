@@ -42,6 +42,12 @@ export const Timing = {
   recordLagMaxMs: 2000,
   /** Hints older than the prompt they would end belong to the turn before (clocks agree: same machine). */
   staleSlackMs: 5,
+  /**
+   * A start-up dialog is answered once the screen was still this long: a key sent the moment it is
+   * drawn can be taken before its choices are (Claude Code's bypass warning read a `2` sent 14 ms
+   * after it appeared as its default, "No, exit": measured).
+   */
+  dialogSettleMs: 150,
 } as const;
 
 /** The raw pane text a turn keeps (the answer is near its end). */
@@ -316,6 +322,8 @@ class Transition {
     const { dialogs, timeoutMs } = this.def.startup;
     const dialog = dialogs.findIndex((d, i) => !p.answered.includes(i) && d.match.test(screen));
     if (dialog >= 0) {
+      const still = this.now - this.m.lastOutputAt;
+      if (still < Timing.dialogSettleMs) return this.go({ ...p, wake: { at: this.m.lastOutputAt + Timing.dialogSettleMs } });
       this.set({ lastOutputAt: this.now });
       this.effects.push({ kind: 'keys', keys: dialogs[dialog]!.keys });
       return this.go({ ...p, answered: [...p.answered, dialog], wake: { at: this.now + this.quietMs } });

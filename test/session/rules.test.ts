@@ -61,6 +61,7 @@ describe('session rules', () => {
 
     const cases: [string, string, number, string[], string][] = [
       ['a startup dialog is answered', 'Trust this folder?', NOW - 10_000, ['keys'], 'starting'],
+      ['a dialog drawn a moment ago: answered once the screen is still', 'Trust this folder?', NOW - 20, [], 'starting'],
       ['ready and quiet: idle, recorded, what the driver recorded before is no answer', '> ', NOW - 10_000, ['state idle', 'persist', 'discardTurns'], 'idle'],
       ['ready but not quiet: looks again later', '> ', NOW - 100, [], 'starting'],
       ['quiet but not ready: looks again later', 'loading', NOW - 10_000, [], 'starting'],
