@@ -213,12 +213,13 @@ describe('Claude Code, for real, against a mock API', { skip, timeout: 240_000 }
     }
   });
 
-  // Skipped: on this restart Claude Code 2.1.197 shows its Bypass Permissions warning again and
-  // exits (status 1, "Resume this session with: …") when it is answered `2`, even 150 ms after it is
-  // drawn; the first start takes the same answer. Seen on every run of this test alone (the tmux
-  // server gone with the window) and on about half of the full runs. To enable: find why the
-  // acceptance is not kept across the resumed start (the state file in CLAUDE_CONFIG_DIR, or the
-  // read-only settings.json) and what ends it. The fake agent's resume test covers the daemon's part.
+  // Skipped: on this resumed start Claude Code 2.1.197 exits by itself (status 1, "Resume this
+  // session with: …") within a second — with its bypass warning answered, and also with the warning
+  // turned off in the session's --settings file (no key sent at all). Seen on every run of this test
+  // alone (the tmux server gone with the window) and on about half of the full runs. To enable:
+  // find what the killed instance left that ends the resumed one (its ~/.claude/sessions/<pid>.json
+  // names our uuid with a pid local to bwrap's namespace, alive again in the new sandbox?). The
+  // fake agent's resume test (test/session/resume.test.ts) covers the daemon's part.
   it.skip('its window gone while no daemon ran (as at a reboot): the next daemon keeps it as exited, and restart continues its conversation', async () => {
     const r = await manager.create('claude', world.project('reboot'), 'rebooted');
     await inState(r, 'idle');
