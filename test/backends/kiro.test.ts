@@ -13,10 +13,9 @@ import { after, before, describe, it } from 'node:test';
 import type { SessionManager } from '../../src/session/manager.js';
 import { descendants } from '../../src/session/processes.js';
 import type { Session } from '../../src/session/session.js';
-import { fakeEnv, type FakeEnv } from '../fixtures/fake-env.js';
-import { alive, needs, repoRoot, until } from '../helpers.js';
+import { fakeEnv, fakeKiroBin, type FakeEnv } from '../fixtures/fake-env.js';
+import { alive, needs, until } from '../helpers.js';
 
-const fakeKiro = path.join(repoRoot, 'dist', 'test', 'fixtures', 'fake-kiro.js');
 
 describe('kiro-cli (a documentation-based stand-in)', { skip: needs('tmux', 'bwrap') }, () => {
   let world: FakeEnv;
@@ -29,10 +28,7 @@ describe('kiro-cli (a documentation-based stand-in)', { skip: needs('tmux', 'bwr
 
   before(() => {
     world = fakeEnv();
-    const bin = path.join(world.root, 'bin');
-    fs.mkdirSync(bin);
-    fs.chmodSync(fakeKiro, 0o755);
-    fs.symlinkSync(fakeKiro, path.join(bin, 'kiro-cli'));
+    const bin = fakeKiroBin(world);
     pathWithKiro = `${bin}:${world.env['PATH']}`;
     // The user's own agent: never touched.
     agents = path.join(world.env['HOME']!, '.kiro', 'agents');

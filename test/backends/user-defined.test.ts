@@ -8,15 +8,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { agentTree } from '../../src/agentfs/agentfs.js';
 import { main } from '../../src/cli/anvillm.js';
 import type { CommandIO } from '../../src/cli/io.js';
 import { Client } from '../../src/ninep/client.js';
-import { post, type Posted } from '../../src/ninep/namespace.js';
-import { Server } from '../../src/ninep/server.js';
 import type { SessionManager } from '../../src/session/manager.js';
 import { descendants } from '../../src/session/processes.js';
-import { fakeEnv, type FakeEnv } from '../fixtures/fake-env.js';
+import { fakeEnv, postAgent, type FakeEnv, type PostedAgent } from '../fixtures/fake-env.js';
 import { alive, needs, until } from '../helpers.js';
 
 /**
@@ -62,7 +59,7 @@ describe('a backend defined only in backends.yaml', { skip: needs('tmux', 'bwrap
   let world: FakeEnv;
   let env: NodeJS.ProcessEnv;
   let manager: SessionManager;
-  let posted: Posted;
+  let daemon: PostedAgent;
   let file = '';
 
   async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -88,13 +85,11 @@ describe('a backend defined only in backends.yaml', { skip: needs('tmux', 'bwrap
     env = { ...world.env, NAMESPACE: path.join(world.root, 'ns') };
     file = path.join(env['HOME']!, '.config', 'anvillm', 'backends.yaml');
     fs.writeFileSync(file, BACKENDS);
-    manager = world.manager();
-    posted = await post('agent', new Server(agentTree(manager)), env);
+    daemon = await postAgent(world, env);
+    manager = daemon.manager;
   });
   after(async () => {
-    await posted.close();
-    await manager.killAll().catch(() => {});
-    await manager.close();
+    await daemon.close();
     world.remove();
   });
 

@@ -9,13 +9,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { agentTree } from '../../src/agentfs/agentfs.js';
 import { main } from '../../src/cli/anvillm.js';
 import type { CommandIO } from '../../src/cli/io.js';
-import { post, type Posted } from '../../src/ninep/namespace.js';
-import { Server } from '../../src/ninep/server.js';
 import type { SessionManager } from '../../src/session/manager.js';
-import { fakeEnv, type FakeEnv } from '../fixtures/fake-env.js';
+import { fakeEnv, postAgent, type FakeEnv, type PostedAgent } from '../fixtures/fake-env.js';
 import { needs, repoRoot, until } from '../helpers.js';
 
 const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'anvillm.js');
@@ -24,7 +21,7 @@ describe('anvillm attach', { skip: needs('tmux', 'bwrap') }, () => {
   let world: FakeEnv;
   let env: NodeJS.ProcessEnv;
   let manager: SessionManager;
-  let posted: Posted;
+  let daemon: PostedAgent;
   let terminal: string; // the socket of the tmux server that plays the user's terminal
 
   const term = (...args: string[]) => execFileSync('tmux', ['-S', terminal, ...args], { env, encoding: 'utf8' });
@@ -47,8 +44,8 @@ describe('anvillm attach', { skip: needs('tmux', 'bwrap') }, () => {
   before(async () => {
     world = fakeEnv();
     env = { ...world.env, NAMESPACE: path.join(world.root, 'ns') };
-    manager = world.manager();
-    posted = await post('agent', new Server(agentTree(manager)), env);
+    daemon = await postAgent(world, env);
+    manager = daemon.manager;
     terminal = path.join(world.root, 'terminal.sock');
     const conf = path.join(world.root, 'terminal.conf');
     // The pane stays after the command ends, so its last screen can be read.
@@ -61,9 +58,7 @@ describe('anvillm attach', { skip: needs('tmux', 'bwrap') }, () => {
     } catch {
       // already gone
     }
-    await posted.close();
-    await manager.killAll().catch(() => {});
-    await manager.close();
+    await daemon.close();
     world.remove();
   });
 

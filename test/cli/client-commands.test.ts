@@ -4,20 +4,17 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { agentTree } from '../../src/agentfs/agentfs.js';
 import { main } from '../../src/cli/anvillm.js';
 import type { CommandIO } from '../../src/cli/io.js';
-import { post, type Posted } from '../../src/ninep/namespace.js';
-import { Server } from '../../src/ninep/server.js';
 import type { SessionManager } from '../../src/session/manager.js';
-import { fakeEnv, type FakeEnv } from '../fixtures/fake-env.js';
+import { fakeEnv, postAgent, type FakeEnv, type PostedAgent } from '../fixtures/fake-env.js';
 import { needs, repoRoot } from '../helpers.js';
 
 describe('anvillm client commands', { skip: needs('tmux', 'bwrap') }, () => {
   let world: FakeEnv;
   let env: NodeJS.ProcessEnv;
   let manager: SessionManager;
-  let posted: Posted;
+  let daemon: PostedAgent;
 
   async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
     const out: string[] = [];
@@ -30,13 +27,11 @@ describe('anvillm client commands', { skip: needs('tmux', 'bwrap') }, () => {
   before(async () => {
     world = fakeEnv();
     env = { ...world.env, NAMESPACE: path.join(world.root, 'ns') };
-    manager = world.manager();
-    posted = await post('agent', new Server(agentTree(manager)), env);
+    daemon = await postAgent(world, env);
+    manager = daemon.manager;
   });
   after(async () => {
-    await posted.close();
-    await manager.killAll().catch(() => {});
-    await manager.close();
+    await daemon.close();
     world.remove();
   });
 

@@ -12,10 +12,9 @@ import { after, before, describe, it } from 'node:test';
 
 import type { SessionManager } from '../../src/session/manager.js';
 import { descendants } from '../../src/session/processes.js';
-import { fakeEnv, type FakeEnv } from '../fixtures/fake-env.js';
-import { alive, needs, repoRoot, until } from '../helpers.js';
+import { fakeEnv, fakeKiroBin, type FakeEnv } from '../fixtures/fake-env.js';
+import { alive, needs, until } from '../helpers.js';
 
-const fakeKiro = path.join(repoRoot, 'dist', 'test', 'fixtures', 'fake-kiro.js');
 
 describe('nothing left behind', { skip: needs('tmux', 'bwrap') }, () => {
   let world: FakeEnv;
@@ -39,10 +38,7 @@ describe('nothing left behind', { skip: needs('tmux', 'bwrap') }, () => {
 
   before(() => {
     world = fakeEnv();
-    const bin = path.join(world.root, 'bin');
-    fs.mkdirSync(bin);
-    fs.chmodSync(fakeKiro, 0o755);
-    fs.symlinkSync(fakeKiro, path.join(bin, 'kiro-cli'));
+    const bin = fakeKiroBin(world);
     const noLandrun = (world.env['PATH'] ?? '').split(':').filter((d) => d !== '' && !fs.existsSync(path.join(d, 'landrun')));
     world.env['PATH'] = [bin, ...noLandrun].join(':');
     fs.mkdirSync(path.join(world.env['HOME']!, '.kiro', 'agents'), { recursive: true });
