@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { homeDir } from '../sandbox/policy.js';
-import { TranscriptReader, projectDir, transcriptFile } from './claude-transcript.js';
+import { TranscriptReader, holdsConversation, projectDir, transcriptFile } from './claude-transcript.js';
 import type { Driver, DriverContext, Hint, Turn } from './driver.js';
 import { HookInbox, installHook, type HookReport } from './hook-inbox.js';
 import { readSavedRecord, saveRecord } from './saved-record.js';
@@ -76,13 +76,26 @@ class ClaudeDriver implements Driver {
       HOOK_EVENTS.map((event) => [event, [{ matcher: '', hooks: [{ type: 'command', command: hook(event), timeout: 10 }] }]]),
     );
     writeOwnFile(this.settingsFile, `${JSON.stringify({ hooks }, null, 2)}\n`, 0o600);
-    // An existing conversation is continued (restart, Load); --session-id on it would be refused.
-    const conversation = fs.existsSync(this.transcript) ? ['--resume', this.uuid] : ['--session-id', this.uuid];
+    const conversation = this.conversationArgs();
     // Without it Claude Code upgrades itself with a global npm install.
     const env: Record<string, string> = { DISABLE_AUTOUPDATER: '1', CLAUDE_CONFIG_DIR: this.configDir };
     // As root, Claude Code refuses --dangerously-skip-permissions unless told it is sandboxed (it is).
     if (process.getuid?.() === 0) env['IS_SANDBOX'] = '1';
     return { args: [...conversation, '--settings', this.settingsFile], env };
+  }
+
+  /**
+   * An existing conversation is continued (restart, Load). A record without one (its Claude Code
+   * killed before it wrote the first turn) cannot be resumed, nor its uuid taken again with
+   * --session-id: a fresh conversation under a new uuid is the one start that works.
+   */
+  private conversationArgs(): string[] {
+    if (holdsConversation(this.transcript)) return ['--resume', this.uuid];
+    if (fs.existsSync(this.transcript)) {
+      this.uuid = randomUUID();
+      this.reader.switchTo(this.transcript);
+    }
+    return ['--session-id', this.uuid];
   }
 
   /**

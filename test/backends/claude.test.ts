@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { transcriptFile } from '../../src/backends/claude-transcript.js';
+import { projectDir, transcriptFile } from '../../src/backends/claude-transcript.js';
 import type { SessionManager } from '../../src/session/manager.js';
 import type { Session } from '../../src/session/session.js';
 import type { SessionEvent, State } from '../../src/session/types.js';
@@ -213,26 +213,36 @@ describe('Claude Code, for real, against a mock API', { skip, timeout: 240_000 }
     }
   });
 
-  // Skipped: on this resumed start Claude Code 2.1.197 exits by itself (status 1, "Resume this
-  // session with: …") within a second — with its bypass warning answered, and also with the warning
-  // turned off in the session's --settings file (no key sent at all). Seen on every run of this test
-  // alone (the tmux server gone with the window) and on about half of the full runs. To enable:
-  // find what the killed instance left that ends the resumed one (its ~/.claude/sessions/<pid>.json
-  // names our uuid with a pid local to bwrap's namespace, alive again in the new sandbox?). The
-  // fake agent's resume test (test/session/resume.test.ts) covers the daemon's part.
-  it.skip('its window gone while no daemon ran (as at a reboot): the next daemon keeps it as exited, and restart continues its conversation', async () => {
-    const r = await manager.create('claude', world.project('reboot'), 'rebooted');
-    await inState(r, 'idle');
-    r.prompt('before the reboot');
-    await inState(r, 'idle');
+  /** Claude Code's own record of `r`'s conversation (the one file in its project directory). */
+  const recordOf = (r: Session): string => {
+    const dir = projectDir(path.join(world.home, '.claude'), r.cwd);
+    const files = fs.readdirSync(dir).filter((f) => f.endsWith('.jsonl'));
+    assert.equal(files.length, 1, `one transcript in ${dir}: ${files.join(' ')}`);
+    return path.join(dir, files[0]!);
+  };
+
+  /** The machine goes down under an idle session: no daemon, then its window gone; a new daemon comes. */
+  const reboot = async (r: Session): Promise<Session> => {
     await manager.close();
     execFileSync('tmux', ['-S', world.world.env['ANVILLM_TMUX_SOCKET']!, 'kill-window', '-t', r.windowId]);
     const next = world.world.manager();
     world.manager = manager = next;
     next.subscribe((e) => events.push(e));
     await next.adopt();
-    const again = next.get('rebooted')!;
+    const again = next.get(r.id)!;
     assert.deepEqual([again.id, again.state, again.cwd, again.pid], [r.id, 'exited', r.cwd, 0]);
+    return again;
+  };
+
+  it('its window gone while no daemon ran (as at a reboot): the next daemon keeps it as exited, and restart continues its conversation', async () => {
+    const r = await manager.create('claude', world.project('reboot'), 'rebooted');
+    await inState(r, 'idle');
+    r.prompt('before the reboot');
+    await inState(r, 'idle');
+    // The turn ends at Claude Code's Stop hook; its record follows ~100 ms later (a machine that
+    // dies in between loses the turn from Claude Code's own record: the next test).
+    await until(() => fs.readFileSync(recordOf(r), 'utf8').includes('Echo: before the reboot'), 'Claude Code to record the turn', T);
+    const again = await reboot(r);
     await again.restart();
     await inState(again, 'idle');
     again.prompt('after the reboot');
@@ -240,6 +250,26 @@ describe('Claude Code, for real, against a mock API', { skip, timeout: 240_000 }
     assert.equal(again.out(), 'Echo: after the reboot');
     const body = await world.mock.waitFor('after the reboot');
     assert.ok(JSON.stringify(body.messages).includes('before the reboot'), 'the old conversation went with the prompt');
+    await again.kill();
+  });
+
+  it('a record Claude Code never wrote a message to: restart starts a fresh conversation instead of failing', async () => {
+    const r = await manager.create('claude', world.project('unflushed'), 'unflushed');
+    await inState(r, 'idle');
+    r.prompt('never recorded');
+    await inState(r, 'idle');
+    const record = recordOf(r);
+    const again = await reboot(r);
+    // What a Claude Code killed before it flushed the turn leaves: a title, no message (measured).
+    const sessionId = path.basename(record, '.jsonl');
+    fs.writeFileSync(record, `${JSON.stringify({ type: 'ai-title', aiTitle: 'Test session', sessionId })}\n`);
+    await again.restart();
+    await inState(again, 'idle');
+    again.prompt('a fresh start');
+    await inState(again, 'idle');
+    assert.equal(again.out(), 'Echo: a fresh start');
+    const body = await world.mock.waitFor('a fresh start');
+    assert.ok(!JSON.stringify(body.messages).includes('never recorded'));
     await again.kill();
   });
 
