@@ -4,6 +4,7 @@
  * agent's hooks, `out` and `transcript` from its record, Save and Load through it.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { it } from 'node:test';
@@ -138,6 +139,35 @@ export function exactAgentTests(a: ExactAgent, session: () => Session, adopted: 
     await inState(again, 'idle');
     assert.equal(again.out(), 'Slept 4 seconds.');
     assert.ok(again.transcript().endsWith('USER: sleep 4\n\nASSISTANT: Slept 4 seconds.\n\n'), again.transcript());
+  });
+
+  it('its window gone while no daemon ran (as at a reboot): the next daemon keeps it as exited, and restart continues its conversation', async () => {
+    const s = await a.manager().create(a.backend, a.world().project(`${a.backend}-reboot`));
+    await inState(s, 'idle');
+    await turn(s, 'before the reboot');
+    // The turn ends at the agent's hook; its record can follow later (a machine that dies in
+    // between loses the turn from the agent's own record, and so from what it resumes).
+    let raw = '';
+    const save = async () => (raw = fs.readFileSync((await s.save('reboot.txt')).replace(/\.txt$/, '.jsonl'), 'utf8'));
+    await until(() => raw.includes('Echo: before the reboot'), 'the agent to record the turn', 30_000, save);
+    a.manager().close();
+    execFileSync('tmux', ['-S', a.world().env['ANVILLM_TMUX_SOCKET']!, 'kill-window', '-t', s.windowId]);
+    const next = a.restart();
+    next.subscribe((e) => events.push(e));
+    await next.adopt();
+    // The suite's main session, adopted too, goes on in the next tests (absent when run alone).
+    const main = next.get((session() as Session | undefined)?.id ?? '');
+    if (main) adopted(main);
+    const again = next.get(s.id)!;
+    assert.deepEqual([again.state, again.cwd, again.pid], ['exited', s.cwd, 0]);
+    await again.restart();
+    await inState(again, 'idle');
+    const asked = a.world().models.requests.length;
+    assert.deepEqual(await turn(again, 'after the reboot'), ['running', 'out', 'idle']);
+    assert.equal(again.out(), 'Echo: after the reboot');
+    const body = JSON.stringify(a.world().models.requests.slice(asked).map((r) => r.body));
+    assert.match(body, /before the reboot/, 'the model was sent the old conversation');
+    await again.kill();
   });
 
   it('without bypass, a tool waiting for permission is waiting; allowed, it runs and the turn ends', async () => {
