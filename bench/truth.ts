@@ -6,7 +6,9 @@
  * (its state events, `out`) with the truth: the turn's script (which states it must pass
  * through, which answer the mock sent) and the mock's last byte of each answer. Per agent:
  * transitions matched, wrong states (events the script does not have), stuck turns (not over
- * within a minute), the delay from the mock's last byte to `idle` (p50, p95), `out` exact.
+ * within a minute), the delay from the mock's last byte to `idle` (p50, p95), the delay from the
+ * agent's own signal (the hook's run, stamped by the agent's side) to the daemon's state event for
+ * every change a signal made (p50, p95, max; target 20 ms), `out` exact.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -111,9 +113,14 @@ interface Tally {
   wrong: string[];
   stuck: string[];
   delays: number[];
+  /** Agent's signal → our state event, ms, for every change a signal made. */
+  signals: number[];
   outs: number;
   exact: number;
 }
+
+/** Issue 14: each transition within this long of the agent's own signal. */
+const SIGNAL_TARGET_MS = 20;
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -148,11 +155,13 @@ async function runTurn(agent: Agent, w: Awaited<ReturnType<Agent['open']>>, s: S
 }
 
 async function runAgent(agent: Agent): Promise<Tally> {
-  const t: Tally = { expected: 0, matched: 0, wrong: [], stuck: [], delays: [], outs: 0, exact: 0 };
+  const t: Tally = { expected: 0, matched: 0, wrong: [], stuck: [], delays: [], signals: [], outs: 0, exact: 0 };
   const w = await agent.open();
   const seen = new Map<string, { state: State; at: number }[]>();
   w.manager().subscribe((e) => {
-    if (e.kind === 'state') seen.get(e.id)?.push({ state: e.to, at: performance.now() });
+    if (e.kind !== 'state' || !seen.has(e.id)) return;
+    seen.get(e.id)!.push({ state: e.to, at: performance.now() });
+    if (e.signalAt !== undefined) t.signals.push(Date.now() - e.signalAt);
   });
   const start = async (backend: string, dir: string) => {
     const s = await w.manager().create(backend, w.project(dir));
@@ -201,10 +210,15 @@ async function main(): Promise<void> {
     const began = Date.now();
     const t = await runAgent(agent);
     const pct = (a: number, b: number) => `${b === 0 ? 100 : ((100 * a) / b).toFixed(1)}%`;
-    const ms = (p: number) => (t.delays.length ? `${percentile(t.delays, p).toFixed(1)} ms` : '-');
+    const ms = (xs: number[], p: number) => (xs.length ? `${percentile(xs, p).toFixed(1)} ms` : '-');
+    const within = t.signals.filter((d) => d <= SIGNAL_TARGET_MS).length;
     console.log(
       `${agent.name.padEnd(7)} ${SCRIPT.length} turns in ${((Date.now() - began) / 1000).toFixed(0)} s: transitions matched ${pct(t.matched, t.expected)} (${t.matched}/${t.expected}), ` +
-        `wrong ${t.wrong.length}, stuck ${t.stuck.length}, last byte → idle p50 ${ms(50)} p95 ${ms(95)}, out exact ${pct(t.exact, t.outs)} (${t.exact}/${t.outs})`,
+        `wrong ${t.wrong.length}, stuck ${t.stuck.length}, last byte → idle p50 ${ms(t.delays, 50)} p95 ${ms(t.delays, 95)}, out exact ${pct(t.exact, t.outs)} (${t.exact}/${t.outs})`,
+    );
+    console.log(
+      `${''.padEnd(7)} signal → state (${t.signals.length} changes made by the agent's own signal): p50 ${ms(t.signals, 50)} p95 ${ms(t.signals, 95)} max ${ms(t.signals, 100)}, ` +
+        `within ${SIGNAL_TARGET_MS} ms ${pct(within, t.signals.length)} (target 100%)`,
     );
     for (const line of [...t.wrong, ...t.stuck]) console.log(`  ${line}`);
   }

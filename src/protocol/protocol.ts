@@ -197,7 +197,8 @@ export function parseBackends(text: string): BackendLine[] {
 /** An event as agent/events carries it; the session layer's SessionEvent is this with its State. */
 export type AgentEvent<S extends string = string> =
   | { id: string; kind: 'new'; backend: string; cwd: string }
-  | { id: string; kind: 'state'; from: S; to: S }
+  /** `signalAt`: when the agent gave the signal that made the change (ms since the epoch), if one did; not on the wire. */
+  | { id: string; kind: 'state'; from: S; to: S; signalAt?: number }
   | { id: string; kind: 'alias'; alias: string }
   | { id: string; kind: 'out' }
   | { id: string; kind: 'exit'; status: number | null }

@@ -18,8 +18,11 @@ export class Runner {
   constructor(
     machine: Machine,
     private readonly rules: Rules,
-    /** Carries out an effect; it may hand the runner new inputs, which wait their turn. */
-    private readonly perform: (e: Effect) => void,
+    /**
+     * Carries out an effect; it may hand the runner new inputs, which wait their turn. `origin`
+     * is the input from outside that began the run of steps (a hint, not the record read it asked for).
+     */
+    private readonly perform: (e: Effect, origin: Input) => void,
   ) {
     this.current = machine;
     this.armTimer();
@@ -39,7 +42,7 @@ export class Runner {
         const { machine, effects } = step(this.current, next, Date.now(), this.rules);
         this.current = machine;
         this.armTimer();
-        for (const e of effects) this.perform(e);
+        for (const e of effects) this.perform(e, input);
       }
     } finally {
       this.handling = false;

@@ -16,7 +16,7 @@ import type { Driver } from '../backends/driver.js';
 import type { Tmux } from '../tmux/tmux.js';
 import { Conversation } from './conversation.js';
 import { aliasProblem } from './ids.js';
-import { stateOf, startingMachine, type EndCause, type Effect, type Machine } from './phase.js';
+import { stateOf, startingMachine, type EndCause, type Effect, type Input, type Machine } from './phase.js';
 import { descendants, endAgent, processIdentity, treeOf, type Tracked } from './processes.js';
 import type { Rules } from './rules.js';
 import { Runner } from './runner.js';
@@ -92,7 +92,7 @@ export class Session {
     this.rules = { def, driver: !driver ? 'none' : driver.turns === false ? 'hints' : 'turns' };
     const starting = startingMachine(Date.now(), def.startup.timeoutMs, def.state.quietMs);
     const machine: Machine = initial === 'exited' ? { ...starting, phase: { kind: 'ended', state: 'exited', killed: false } } : starting;
-    this.runner = new Runner(machine, this.rules, (e) => this.perform(e));
+    this.runner = new Runner(machine, this.rules, (e, origin) => this.perform(e, origin));
     // Once the caller has set the session up (adopt): reports waiting since a restart then count.
     queueMicrotask(() => {
       if (!this.ended) this.listen();
@@ -348,11 +348,13 @@ export class Session {
 
   // ── The shell: inputs in (runner.ts), effects out ────────────────────────────────────────
 
-  private perform(e: Effect): void {
+  private perform(e: Effect, origin: Input): void {
     const { tmuxSession, paneId } = this.place;
     switch (e.kind) {
-      case 'state':
-        return this.host.emit({ id: this.id, kind: 'state', from: e.from, to: e.to });
+      case 'state': {
+        const signalAt = origin.kind === 'hint' ? origin.hint.at : undefined;
+        return this.host.emit({ id: this.id, kind: 'state', from: e.from, to: e.to, ...(signalAt === undefined ? {} : { signalAt }) });
+      }
       case 'submit':
         return void this.submit(e.ticket, e.text);
       case 'keys':
