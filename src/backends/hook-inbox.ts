@@ -1,11 +1,13 @@
 /**
  * Agent hooks → the daemon. An agent runs a hook command on each of its events, through sh; ours
- * is a one-line sh command (no script to start: Claude Code's own `sh -c` runs it) that drops the
+ * is a one-line sh command (no script to start: Claude Code's own `sh -c` runs it) that writes the
  * event's name and its JSON (stdin) into `<state dir>/hooks/` (every sandbox grants the state
- * directory read-write) as one file, made whole by a rename. The daemon watches that directory with
- * inotify: a hook reaches it in a few milliseconds, with no socket to open from inside the sandbox
- * and no process of ours to start per hook. The command starts two processes, `head` and `mv`; the
- * time the hook ran is the report's mtime (a `date` would be a third).
+ * directory read-write) as one file, whole once it ends with an end mark (a byte JSON cannot hold).
+ * The daemon watches that directory with inotify: a hook reaches it in a few milliseconds, with no
+ * socket to open from inside the sandbox and no process of ours to start per hook. The command
+ * starts one process, `head` (a rename into place, as earlier versions did, took an `mv`: some
+ * 2 ms more per hook, measured); the time the hook ran is the report's mtime (a `date` would be
+ * another process).
  *
  * Hooks must never fail: Claude Code treats exit status 2 as "block" (the prompt is dropped) and
  * Kiro ends its session on a failing hook, so the command always exits 0. Everything in `hooks/` is
@@ -26,8 +28,15 @@ export interface HookReport {
 }
 
 const MAX_REPORT = 256 * 1024;
-/** <pid>, as the command names them; <nanoseconds>-<pid> from the script of earlier versions (an adopted session's). */
-const REPORT_NAME = /^(?:\d{1,20}-)?\d{1,10}$/;
+/** <pid>.r, written in place by the command: whole once it ends with END. */
+const MARKED = /^\d{1,10}\.r$/;
+/** Renamed into place whole by the commands of earlier versions (an adopted session's): <pid>, <nanoseconds>-<pid>. */
+const RENAMED = /^(?:\d{1,20}-)?\d{1,10}$/;
+const isReport = (name: string) => MARKED.test(name) || RENAMED.test(name);
+/** The end mark: a control character, which JSON has only escaped. */
+const END = '\n\x04';
+/** A report still without its end mark this long after its last write was cut short (its hook killed): dropped. */
+const UNFINISHED_MAX_MS = 30_000;
 
 /** `'…'` for sh: our own paths only, but quoted all the same. */
 export function shQuote(s: string): string {
@@ -38,9 +47,9 @@ export function shQuote(s: string): string {
 export function installHook(stateDir: string): (event: string) => string {
   const inbox = path.join(stateDir, 'hooks');
   fs.mkdirSync(inbox, { recursive: true, mode: 0o700 });
-  // $$ (the hook's shell) is unique among hooks running at once; the dot-file is not a report yet.
+  // $$ (the hook's shell) is unique among hooks running at once.
   return (event) =>
-    `d=${shQuote(inbox)}; { printf '%s\\n' ${shQuote(event)}; head -c ${MAX_REPORT}; } 2>/dev/null >"$d/.$$" && mv -f "$d/.$$" "$d/$$" 2>/dev/null; exit 0`;
+    `d=${shQuote(inbox)}; { printf '%s\\n' ${shQuote(event)}; head -c ${MAX_REPORT}; printf '\\n\\004'; } 2>/dev/null >"$d/$$.r"; exit 0`;
 }
 
 /** Watches `<stateDir>/hooks/` and hands each report over once, oldest first. */
@@ -56,8 +65,8 @@ export class HookInbox {
   ) {
     this.dir = path.join(stateDir, 'hooks');
     fs.mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    // The temp file's events (its creation, writes, rename away) are not worth a look.
-    this.watcher = fs.watch(this.dir, (_, name) => (!name || REPORT_NAME.test(name) ? this.drain() : undefined));
+    // A report is looked at on each write: the one that ends it comes last.
+    this.watcher = fs.watch(this.dir, (_, name) => (!name || isReport(name) ? this.drain() : undefined));
     this.watcher.on('error', () => this.close());
     this.drain(); // reports written before we watched (a daemon restart)
   }
@@ -80,12 +89,12 @@ export class HookInbox {
         try {
           // The agent can swap the directory for a link to elsewhere: read only the real one.
           if (!fs.lstatSync(this.dir).isDirectory()) return;
-          names = fs.readdirSync(this.dir).filter((n) => REPORT_NAME.test(n));
+          names = fs.readdirSync(this.dir).filter(isReport);
         } catch {
           return;
         }
         // Oldest first (reports are at most a few at a time).
-        const reports = names.map((name) => readReport(path.join(this.dir, name))).filter((r) => r !== null);
+        const reports = names.map((name) => readReport(path.join(this.dir, name), MARKED.test(name))).filter((r) => r !== null);
         for (const report of reports.sort((a, b) => a.at - b.at)) {
           try {
             this.onReport(report);
@@ -100,13 +109,21 @@ export class HookInbox {
   }
 }
 
-/** A report (a regular file of sane size), or null; it is removed either way. */
-function readReport(file: string): HookReport | null {
+/**
+ * A report (a regular file of sane size, whole), or null; it is removed unless it is still being
+ * written (`marked` and without its end mark yet: its last write brings another look). One left
+ * unfinished (its hook killed) is dropped, as a rename that never came was.
+ */
+function readReport(file: string, marked: boolean): HookReport | null {
   const f = openRegular(file);
   let report: HookReport | null = null;
   if (f) {
     try {
-      if (f.size <= 2 * MAX_REPORT) report = parseReport(fs.readFileSync(f.fd, 'utf8'), fs.fstatSync(f.fd).mtimeMs);
+      const text = f.size <= 2 * MAX_REPORT ? fs.readFileSync(f.fd, 'utf8') : null;
+      const mtime = fs.fstatSync(f.fd).mtimeMs;
+      const unfinished = text !== null && marked && !text.endsWith(END);
+      if (unfinished && Date.now() - mtime < UNFINISHED_MAX_MS) return null;
+      if (text !== null && !unfinished) report = parseReport(marked ? text.slice(0, -END.length) : text, mtime);
     } catch {
       // unreadable: dropped
     } finally {

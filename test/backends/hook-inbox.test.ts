@@ -83,4 +83,34 @@ describe('hook inbox', () => {
       tmp.remove();
     }
   });
+
+  it('a report is taken once its hook has written it whole; one cut short long ago is dropped', async () => {
+    const tmp = tempDir();
+    const reports: HookReport[] = [];
+    const inbox = new HookInbox(tmp.dir, (r) => reports.push(r));
+    const hooks = path.join(tmp.dir, 'hooks');
+    try {
+      const cut = path.join(hooks, '41.r');
+      fs.writeFileSync(cut, 'Stop\n{"last_assistant_message":"never fini');
+      const old = new Date(Date.now() - 60_000);
+      fs.utimesSync(cut, old, old);
+      const writing = path.join(hooks, '42.r');
+      fs.writeFileSync(writing, 'Stop\n{"last_assistant_message":"half');
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(reports.length, 0, 'nothing is taken before its end');
+      fs.appendFileSync(writing, ' and whole"}\n\x04');
+      await until(() => reports.length === 1, 'the report, once whole');
+      assert.deepEqual([reports[0]!.event, reports[0]!.payload], ['Stop', { last_assistant_message: 'half and whole' }]);
+      await until(() => !fs.existsSync(cut), 'the report cut short to be dropped');
+      assert.equal(reports.length, 1);
+      // A report written by the hook command of an earlier version (renamed into place) is still read.
+      fs.writeFileSync(path.join(hooks, '.43'), 'SessionEnd\n{}');
+      fs.renameSync(path.join(hooks, '.43'), path.join(hooks, '43'));
+      await until(() => reports.length === 2, 'the renamed report');
+      assert.deepEqual(fs.readdirSync(hooks), []);
+    } finally {
+      inbox.close();
+      tmp.remove();
+    }
+  });
 });
