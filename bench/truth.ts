@@ -115,6 +115,8 @@ interface Tally {
   delays: number[];
   /** Agent's signal → our state event, ms, for every change a signal made. */
   signals: number[];
+  /** The changes later than the target after their signal. */
+  late: string[];
   outs: number;
   exact: number;
 }
@@ -155,13 +157,17 @@ async function runTurn(agent: Agent, w: Awaited<ReturnType<Agent['open']>>, s: S
 }
 
 async function runAgent(agent: Agent): Promise<Tally> {
-  const t: Tally = { expected: 0, matched: 0, wrong: [], stuck: [], delays: [], signals: [], outs: 0, exact: 0 };
+  const t: Tally = { expected: 0, matched: 0, wrong: [], stuck: [], delays: [], signals: [], late: [], outs: 0, exact: 0 };
+  let turn = 'start';
   const w = await agent.open();
   const seen = new Map<string, { state: State; at: number }[]>();
   w.manager().subscribe((e) => {
     if (e.kind !== 'state' || !seen.has(e.id)) return;
     seen.get(e.id)!.push({ state: e.to, at: performance.now() });
-    if (e.signalAt !== undefined) t.signals.push(Date.now() - e.signalAt);
+    if (e.signalAt === undefined) return;
+    const delay = Date.now() - e.signalAt;
+    t.signals.push(delay);
+    if (delay > SIGNAL_TARGET_MS) t.late.push(`${turn}: ${e.to} ${delay.toFixed(1)} ms after its signal`);
   });
   const start = async (backend: string, dir: string) => {
     const s = await w.manager().create(backend, w.project(dir));
@@ -172,6 +178,7 @@ async function runAgent(agent: Agent): Promise<Tally> {
   try {
     let s = await start(agent.name, 'truth');
     for (const [i, kind] of SCRIPT.entries()) {
+      turn = `turn ${i + 1} (${kind})`;
       if (kind === 'permission') s = await start(agent.ask, 'truth-ask');
       const { text, out } = kind === 'crash' ? { text: '', out: null } : agent.prompt(kind, i);
       const log = seen.get(s.id)!;
@@ -220,7 +227,7 @@ async function main(): Promise<void> {
       `${''.padEnd(7)} signal → state (${t.signals.length} changes made by the agent's own signal): p50 ${ms(t.signals, 50)} p95 ${ms(t.signals, 95)} max ${ms(t.signals, 100)}, ` +
         `within ${SIGNAL_TARGET_MS} ms ${pct(within, t.signals.length)} (target 100%)`,
     );
-    for (const line of [...t.wrong, ...t.stuck]) console.log(`  ${line}`);
+    for (const line of [...t.wrong, ...t.stuck, ...t.late]) console.log(`  ${line}`);
   }
 }
 

@@ -19,7 +19,7 @@ import { TranscriptReader, holdsConversation, projectDir, transcriptFile } from 
 import type { Driver, DriverContext, Hint, Turn } from './driver.js';
 import { HookInbox, installHook, type HookReport } from './hook-inbox.js';
 import { readSavedRecord, saveRecord } from './saved-record.js';
-import { readRegular, writeOwnFile } from './untrusted.js';
+import { openRegular, writeOwnFile } from './untrusted.js';
 
 const HOOK_EVENTS = ['SessionStart', 'UserPromptSubmit', 'PreToolUse', 'PostToolUse', 'Stop', 'Notification', 'PermissionRequest', 'SessionEnd'];
 const WAITING_NOTICES = new Set(['permission_prompt', 'elicitation_dialog']);
@@ -166,9 +166,10 @@ class ClaudeDriver implements Driver {
     if (stamp === this.lastStatus) return;
     this.lastStatus = stamp;
     const at = typeof status.statusUpdatedAt === 'number' ? status.statusUpdatedAt : Date.now();
-    if (status.status === 'busy') hint({ kind: 'running', at });
-    else if (status.status === 'idle') hint({ kind: 'idle', at });
-    else if (status.status === 'waiting') hint({ kind: 'waiting', at, why: String(status.waitingFor ?? 'input') });
+    const shown = status.writtenAt;
+    if (status.status === 'busy') hint({ kind: 'running', at, shown });
+    else if (status.status === 'idle') hint({ kind: 'idle', at, shown });
+    else if (status.status === 'waiting') hint({ kind: 'waiting', at, shown, why: String(status.waitingFor ?? 'input') });
   }
 
   status(): 'idle' | 'running' | 'waiting' | null {
@@ -230,6 +231,8 @@ interface StatusFile {
   status?: unknown;
   statusUpdatedAt?: unknown;
   waitingFor?: unknown;
+  /** The file's mtime (ours, not the agent's field). */
+  writtenAt?: number;
 }
 
 /**
@@ -271,10 +274,15 @@ function watchStatuses(dir: string, listener: (s: StatusFile) => void): () => vo
 }
 
 function readStatus(file: string): StatusFile | null {
-  const text = readRegular(file, 64 * 1024);
+  const f = openRegular(file);
+  if (!f) return null;
   try {
-    return text === null ? null : (JSON.parse(text) as StatusFile);
+    if (f.size > 64 * 1024) return null;
+    const writtenAt = fs.fstatSync(f.fd).mtimeMs;
+    return { ...(JSON.parse(fs.readFileSync(f.fd, 'utf8')) as StatusFile), writtenAt };
   } catch {
     return null; // being rewritten
+  } finally {
+    fs.closeSync(f.fd);
   }
 }

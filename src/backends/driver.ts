@@ -11,8 +11,13 @@ export interface Turn {
   parts: { kind: 'text' | 'tool'; text: string }[];
 }
 
-/** `at`: milliseconds since the epoch when the agent said it (a hook's run, not our reading of it). */
-export type Hint =
+/**
+ * `at`: milliseconds since the epoch when the agent says it happened (a hook's run, not our
+ * reading of it); rules compare it with the prompt's time. `shown`, when later: when the agent
+ * made it known (a status file Claude Code stamps, then writes some 5–80 ms later: measured),
+ * which is what our reaction is timed from.
+ */
+export type Hint = (
   /** The agent took the prompt (it is running). */
   | { kind: 'submitted'; at: number }
   | { kind: 'running'; at: number }
@@ -26,7 +31,8 @@ export type Hint =
   | { kind: 'idle'; at: number; answer?: string }
   | { kind: 'waiting'; at: number; why: string }
   /** The agent's session ended (it is exiting). */
-  | { kind: 'ended'; at: number };
+  | { kind: 'ended'; at: number }
+) & { shown?: number };
 
 export interface DriverContext {
   id: string;

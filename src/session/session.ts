@@ -352,7 +352,7 @@ export class Session {
     const { tmuxSession, paneId } = this.place;
     switch (e.kind) {
       case 'state': {
-        const signalAt = origin.kind === 'hint' ? origin.hint.at : undefined;
+        const signalAt = origin.kind === 'hint' ? (origin.hint.shown ?? origin.hint.at) : undefined;
         return this.host.emit({ id: this.id, kind: 'state', from: e.from, to: e.to, ...(signalAt === undefined ? {} : { signalAt }) });
       }
       case 'submit':
