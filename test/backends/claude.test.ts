@@ -190,6 +190,9 @@ describe('Claude Code, for real, against a mock API', { skip, timeout: 240_000 }
     await inState(r, 'idle');
     r.prompt('a SLOW one');
     await world.mock.waitFor('a SLOW one');
+    // Claude Code writes its record in batches, behind its hooks (seen 300+ ms behind under load):
+    // the next daemon reads what it holds.
+    await until(() => fs.readFileSync(recordOf(r), 'utf8').includes('Echo: before the restart'), 'Claude Code to record the first turn', T);
     const first = manager;
     // The old daemon goes (its tmux client detaches, the agent runs on); a new one adopts.
     await first.close();
