@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import type { Driver, DriverContext, Hint, Turn } from './driver.js';
-import { ChatReader, findChat } from './gemini-chat.js';
+import { ChatReader, findChat, holdsConversation } from './gemini-chat.js';
 import { geminiDir, sessionHome } from './gemini-home.js';
 import { HookInbox, installHook, type HookReport } from './hook-inbox.js';
 import { readSavedRecord, saveRecord } from './saved-record.js';
@@ -54,7 +54,12 @@ class GeminiDriver implements Driver {
     );
     const home = sessionHome(this.ctx.env, path.join(this.ctx.stateDir, 'gemini-home'), hooks);
     this.chat ??= findChat(this.dir, this.session);
-    // A conversation that exists is continued (restart, Load).
+    // A conversation that exists is continued (restart, Load); a recording without one (no prompt
+    // yet) cannot be resumed, nor its id taken again: a fresh one under a new id.
+    if (this.chat && !holdsConversation(this.chat)) {
+      this.session = randomUUID();
+      this.chat = null;
+    }
     const conversation = this.chat ? ['--resume', this.session] : ['--session-id', this.session];
     return { args: conversation, env: { GEMINI_CLI_HOME: home } };
   }

@@ -141,15 +141,8 @@ export function exactAgentTests(a: ExactAgent, session: () => Session, adopted: 
     assert.ok(again.transcript().endsWith('USER: sleep 4\n\nASSISTANT: Slept 4 seconds.\n\n'), again.transcript());
   });
 
-  it('its window gone while no daemon ran (as at a reboot): the next daemon keeps it as exited, and restart continues its conversation', async () => {
-    const s = await a.manager().create(a.backend, a.world().project(`${a.backend}-reboot`));
-    await inState(s, 'idle');
-    await turn(s, 'before the reboot');
-    // The turn ends at the agent's hook; its record can follow later (a machine that dies in
-    // between loses the turn from the agent's own record, and so from what it resumes).
-    let raw = '';
-    const save = async () => (raw = fs.readFileSync((await s.save('reboot.txt')).replace(/\.txt$/, '.jsonl'), 'utf8'));
-    await until(() => raw.includes('Echo: before the reboot'), 'the agent to record the turn', 30_000, save);
+  /** The machine goes down under an idle session: no daemon, then its window gone; a new daemon comes. */
+  const reboot = async (s: Session): Promise<Session> => {
     a.manager().close();
     execFileSync('tmux', ['-S', a.world().env['ANVILLM_TMUX_SOCKET']!, 'kill-window', '-t', s.windowId]);
     const next = a.restart();
@@ -160,6 +153,19 @@ export function exactAgentTests(a: ExactAgent, session: () => Session, adopted: 
     if (main) adopted(main);
     const again = next.get(s.id)!;
     assert.deepEqual([again.state, again.cwd, again.pid], ['exited', s.cwd, 0]);
+    return again;
+  };
+
+  it('its window gone while no daemon ran (as at a reboot): the next daemon keeps it as exited, and restart continues its conversation', async () => {
+    const s = await a.manager().create(a.backend, a.world().project(`${a.backend}-reboot`));
+    await inState(s, 'idle');
+    await turn(s, 'before the reboot');
+    // The turn ends at the agent's hook; its record can follow later (a machine that dies in
+    // between loses the turn from the agent's own record, and so from what it resumes).
+    let raw = '';
+    const save = async () => (raw = fs.readFileSync((await s.save('reboot.txt')).replace(/\.txt$/, '.jsonl'), 'utf8'));
+    await until(() => raw.includes('Echo: before the reboot'), 'the agent to record the turn', 30_000, save);
+    const again = await reboot(s);
     await again.restart();
     await inState(again, 'idle');
     const asked = a.world().models.requests.length;
@@ -167,6 +173,17 @@ export function exactAgentTests(a: ExactAgent, session: () => Session, adopted: 
     assert.equal(again.out(), 'Echo: after the reboot');
     const body = JSON.stringify(a.world().models.requests.slice(asked).map((r) => r.body));
     assert.match(body, /before the reboot/, 'the model was sent the old conversation');
+    await again.kill();
+  });
+
+  it('gone at a reboot before its first prompt: restart starts it afresh (there is nothing to resume)', async () => {
+    const s = await a.manager().create(a.backend, a.world().project(`${a.backend}-reboot-fresh`));
+    await inState(s, 'idle');
+    const again = await reboot(s);
+    await again.restart();
+    await inState(again, 'idle');
+    assert.deepEqual(await turn(again, 'a first prompt'), ['running', 'out', 'idle']);
+    assert.equal(again.out(), 'Echo: a first prompt');
     await again.kill();
   });
 
