@@ -5,12 +5,10 @@
  * results come back as `user` lines holding `tool_result` blocks. An interrupted answer is kept
  * as a "<synthetic>" assistant line followed by "[Request interrupted by user]".
  */
-import fs from 'node:fs';
 import path from 'node:path';
 
 import { toolLine } from './driver.js';
-import { TurnReader } from './jsonl-tail.js';
-import { openRegular } from './untrusted.js';
+import { TurnReader, holdsMessage } from './jsonl-tail.js';
 
 interface Line {
   type?: string;
@@ -36,32 +34,13 @@ export function transcriptFile(configDir: string, cwd: string, uuid: string): st
   return path.join(projectDir(configDir, cwd), `${uuid}.jsonl`);
 }
 
-/** Beyond this size a transcript surely holds messages: titles and snapshots alone are small. */
-const SURELY_A_CONVERSATION = 256 * 1024;
-
 /**
  * Whether Claude Code could resume `file`: it refuses ("No conversation found") one without a
  * message, which is what a Claude Code killed before it flushed its first turn leaves (a title
  * line only — measured on 2.1.197, killed within ~100 ms of its Stop hook).
  */
 export function holdsConversation(file: string): boolean {
-  const f = openRegular(file);
-  if (!f) return false;
-  try {
-    if (f.size > SURELY_A_CONVERSATION) return true;
-    return fs.readFileSync(f.fd, 'utf8').split('\n').some((text) => {
-      try {
-        const type = (JSON.parse(text) as { type?: unknown }).type;
-        return type === 'user' || type === 'assistant';
-      } catch {
-        return false;
-      }
-    });
-  } catch {
-    return false;
-  } finally {
-    fs.closeSync(f.fd);
-  }
+  return holdsMessage(file, (line) => line['type'] === 'user' || line['type'] === 'assistant');
 }
 
 const INTERRUPTED = /^\[Request interrupted by user[^\]]*\]$/;

@@ -14,8 +14,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import { toolLine, type Turn } from './driver.js';
-import { JsonlTail } from './jsonl-tail.js';
-import { openRegular, readRegular } from './untrusted.js';
+import { JsonlTail, holdsMessage } from './jsonl-tail.js';
+import { readRegular } from './untrusted.js';
 
 type Json = Record<string, unknown>;
 
@@ -51,33 +51,14 @@ export function findChat(geminiDir: string, id: string): string | null {
   return null;
 }
 
-/** Beyond this size a recording surely holds messages: its first line and `$set`s alone are small. */
-const SURELY_A_CONVERSATION = 256 * 1024;
-
 /**
  * Whether Gemini CLI could resume the recording: it refuses one without a prompt or an answer (its
  * own context alone: what a session that never had a prompt leaves) with "No previous sessions
  * found for this project", exit status 42.
  */
 export function holdsConversation(file: string): boolean {
-  const f = openRegular(file);
-  if (!f) return false;
-  try {
-    if (f.size > SURELY_A_CONVERSATION) return true;
-    return fs.readFileSync(f.fd, 'utf8').split('\n').some((text) => {
-      try {
-        const line = obj(JSON.parse(text));
-        const messages = [line, ...list(obj(line['$set'])['messages'])];
-        return messages.some((m) => m['type'] === 'gemini' || promptOf(m) !== null);
-      } catch {
-        return false;
-      }
-    });
-  } catch {
-    return false;
-  } finally {
-    fs.closeSync(f.fd);
-  }
+  const isMessage = (m: Json) => m['type'] === 'gemini' || promptOf(m) !== null;
+  return holdsMessage(file, (line) => isMessage(line) || list(obj(line['$set'])['messages']).some(isMessage));
 }
 
 /** A prompt the user typed: a user message of text parts, not Gemini CLI's own context. */

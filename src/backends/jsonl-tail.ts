@@ -12,6 +12,33 @@ import { openRegular } from './untrusted.js';
 /** Read at most this much per look (a long conversation is caught up with over a few). */
 const MAX_READ = 16 << 20;
 
+/** Beyond this size a record surely holds a conversation: its heading lines alone are small. */
+const SURELY_A_CONVERSATION = 256 * 1024;
+
+/**
+ * Whether the record holds a line `isMessage` takes for part of a conversation (what the agent
+ * needs to resume it); a large record is taken to without a look.
+ */
+export function holdsMessage(file: string, isMessage: (line: Record<string, unknown>) => boolean): boolean {
+  const f = openRegular(file);
+  if (!f) return false;
+  try {
+    if (f.size > SURELY_A_CONVERSATION) return true;
+    return fs.readFileSync(f.fd, 'utf8').split('\n').some((text) => {
+      try {
+        const line: unknown = JSON.parse(text);
+        return !!line && typeof line === 'object' && isMessage(line as Record<string, unknown>);
+      } catch {
+        return false;
+      }
+    });
+  } catch {
+    return false;
+  } finally {
+    fs.closeSync(f.fd);
+  }
+}
+
 export class JsonlTail {
   private offset = 0;
   /** The bytes of a line not yet complete (it may end inside a character). */

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 
 import { RolloutReader } from '../../src/backends/codex-rollout.js';
-import { ChatReader } from '../../src/backends/gemini-chat.js';
+import { holdsConversation as holdsClaudeConversation } from '../../src/backends/claude-transcript.js';
+import { ChatReader, holdsConversation as holdsGeminiConversation } from '../../src/backends/gemini-chat.js';
 import { codexSessionHome, trusting } from '../../src/backends/codex-home.js';
 import { sessionHome } from '../../src/backends/gemini-home.js';
 import { fixturesDir, tempDir } from '../helpers.js';
@@ -71,6 +72,42 @@ describe("Gemini CLI's chat recording", () => {
       { prompt: 'after load', parts: [text('Echo: after load')] },
     ]);
     assert.equal(g.cancelled(), false);
+  });
+
+  it('a recording with a prompt can be resumed; one with Gemini CLI\'s own context alone cannot', () => {
+    const tmp = tempDir();
+    try {
+      const lines = fs.readFileSync(path.join(records, 'gemini-chat.jsonl'), 'utf8').split('\n');
+      // Its first line, and the context Gemini CLI records at start: what a session with no prompt leaves.
+      const context = lines.slice(0, 2).join('\n');
+      assert.match(context, /<session_context>/);
+      const file = path.join(tmp.dir, 'chat.jsonl');
+      fs.writeFileSync(file, `${context}\n`);
+      assert.equal(holdsGeminiConversation(file), false);
+      assert.equal(holdsGeminiConversation(path.join(records, 'gemini-chat.jsonl')), true);
+      assert.equal(holdsGeminiConversation(path.join(records, 'gemini-chat-resumed.jsonl')), true);
+      assert.equal(holdsGeminiConversation(path.join(tmp.dir, 'absent.jsonl')), false);
+    } finally {
+      tmp.remove();
+    }
+  });
+});
+
+describe("Claude Code's transcript", () => {
+  it('one with a message can be resumed; a title line alone (Claude Code killed before it wrote the turn) cannot', () => {
+    const tmp = tempDir();
+    try {
+      const file = path.join(tmp.dir, 't.jsonl');
+      fs.writeFileSync(file, `${JSON.stringify({ type: 'ai-title', aiTitle: 'Test session', sessionId: 'u' })}\n`);
+      assert.equal(holdsClaudeConversation(file), false);
+      fs.appendFileSync(file, `${JSON.stringify({ type: 'user', message: { role: 'user', content: 'hi' } })}\n`);
+      assert.equal(holdsClaudeConversation(file), true);
+      fs.rmSync(file);
+      fs.symlinkSync(path.join(records, 'codex-rollout.jsonl'), file);
+      assert.equal(holdsClaudeConversation(file), false, 'a link planted at its name is not followed');
+    } finally {
+      tmp.remove();
+    }
   });
 });
 
