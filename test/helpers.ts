@@ -149,14 +149,14 @@ export function fixturesDir(): string {
 
 /**
  * Resolves once `check` is true (polled every 10 ms, after `refresh` when given); rejects naming
- * `what` after `ms`.
+ * `what` after `ms` (a function: worded when it times out, with what is true then).
  */
-export async function until(check: () => boolean, what: string, ms = 15_000, refresh?: () => Promise<unknown>): Promise<void> {
+export async function until(check: () => boolean, what: string | (() => string), ms = 15_000, refresh?: () => Promise<unknown>): Promise<void> {
   const end = Date.now() + ms;
   for (;;) {
     if (refresh) await refresh();
     if (check()) return;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 10));
   }
 }

@@ -26,7 +26,7 @@ describe('Claude Code, for real, against a mock API', { skip, timeout: 240_000 }
   let manager: SessionManager;
   const events: SessionEvent[] = [];
   const states = (id: string): State[] => events.flatMap((e) => (e.id === id && e.kind === 'state' ? [e.to] : []));
-  const inState = (s: Session, state: State) => until(() => s.state === state, `${s.id} to be ${state} (it is ${s.state}; err: ${s.err()})`, T);
+  const inState = (s: Session, state: State) => until(() => s.state === state, () => `${s.id} to be ${state} (it is ${s.state}; err: ${s.err()})`, T);
 
   before(async () => {
     world = await claudeWorld();

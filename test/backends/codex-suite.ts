@@ -32,7 +32,7 @@ describe('codex (the real CLI, against a mock API)', { skip: needs('tmux', 'bwra
     await world.close();
   });
 
-  const idle = (x: Session, ms = 60_000) => until(() => x.state === 'idle', `${x.id} to be idle (it is ${x.state}; err: ${x.err()})`, ms);
+  const idle = (x: Session, ms = 60_000) => until(() => x.state === 'idle', () => `${x.id} to be idle (it is ${x.state}; err: ${x.err()})`, ms);
 
   it('a missing codex is refused, saying how to install it', async () => {
     const saved = world.env['PATH'];

@@ -39,7 +39,7 @@ export function exactAgentTests(a: ExactAgent, session: () => Session, adopted: 
   const events: SessionEvent[] = [];
   const states = (s: Session, from: number): (State | string)[] =>
     events.slice(from).flatMap((e) => (e.id === s.id ? [e.kind === 'state' ? e.to : e.kind] : []));
-  const inState = (s: Session, state: State, ms = 60_000) => until(() => s.state === state, `${s.id} to be ${state} (it is ${s.state}; err: ${s.err()})`, ms);
+  const inState = (s: Session, state: State, ms = 60_000) => until(() => s.state === state, () => `${s.id} to be ${state} (it is ${s.state}; err: ${s.err()})`, ms);
   const turn = async (s: Session, prompt: string) => {
     const from = events.length;
     s.prompt(prompt);
@@ -214,7 +214,7 @@ export function exactAgentTests(a: ExactAgent, session: () => Session, adopted: 
     process.kill(s.pid, 'SIGKILL');
     await inState(s, 'exited', 10_000);
     // The end is announced once the agent's processes are gone.
-    await until(() => states(s, from).includes('exit'), `the exit event (${JSON.stringify(states(s, from))})`, 10_000);
+    await until(() => states(s, from).includes('exit'), () => `the exit event (${JSON.stringify(states(s, from))})`, 10_000);
     await s.kill();
   });
 }

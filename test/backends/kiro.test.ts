@@ -43,7 +43,7 @@ describe('kiro-cli (a documentation-based stand-in)', { skip: needs('tmux', 'bwr
     world.remove();
   });
 
-  const idle = (x: Session) => until(() => x.state === 'idle', `${x.id} to be idle (it is ${x.state}; err: ${x.err()})`);
+  const idle = (x: Session) => until(() => x.state === 'idle', () => `${x.id} to be idle (it is ${x.state}; err: ${x.err()})`);
   const agentFile = (x: Session) => path.join(agents, `anvillm-${x.id}.json`);
 
   it('a missing kiro-cli is refused, saying how to install it', async () => {

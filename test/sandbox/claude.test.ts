@@ -44,7 +44,7 @@ describe("Claude Code's home: a session plants nothing the user's own run obeys"
   it("its Bash tool cannot write ~/.claude/settings.json or ~/.claude.json; its transcript is written; the login is unchanged", async () => {
     const cwd = world.project('proj');
     const s: Session = await world.manager.create('claude', cwd);
-    const idle = () => until(() => s.state === 'idle', `idle (it is ${s.state}; err: ${s.err()})`, 60_000);
+    const idle = () => until(() => s.state === 'idle', () => `idle (it is ${s.state}; err: ${s.err()})`, 60_000);
     await idle();
     const mark = path.join(world.world.root, 'RAN-OUTSIDE');
     const hook = JSON.stringify({ hooks: { SessionStart: [{ hooks: [{ type: 'command', command: `touch ${mark}` }] }] } });
@@ -68,7 +68,7 @@ describe("Claude Code's home: a session plants nothing the user's own run obeys"
     const bashrc = path.join(world.home, '.bashrc');
     fs.writeFileSync(bashrc, '# the user’s\n');
     const s: Session = await world.manager.create('claude', world.home);
-    const idle = () => until(() => s.state === 'idle', `idle (it is ${s.state}; err: ${s.err()})`, 60_000);
+    const idle = () => until(() => s.state === 'idle', () => `idle (it is ${s.state}; err: ${s.err()})`, 60_000);
     await idle();
     const mark = path.join(world.world.root, 'RAN-OUTSIDE');
     s.prompt(`RUN: echo "touch ${mark}" >> ~/.bashrc; echo "touch ${mark}" > ~/.bash_profile; echo tried`);

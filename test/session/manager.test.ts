@@ -37,7 +37,7 @@ describe('sessions on tmux with a fake agent', { skip: needs('tmux', 'bwrap') },
   });
 
   const project = (name: string) => world.project(name);
-  const idle = (s: Session) => until(() => s.state === 'idle', `${s.id} to be idle (it is ${s.state}; err: ${s.err()})`);
+  const idle = (s: Session) => until(() => s.state === 'idle', () => `${s.id} to be idle (it is ${s.state}; err: ${s.err()})`);
 
   it('starts: answers the startup dialog, becomes idle, and is listed', async () => {
     const s = await manager.create('fake', project('p1'), 'first');

@@ -32,7 +32,7 @@ describe('restarts from many clients', { skip: needs('tmux', 'bwrap') }, () => {
   let watched: Session;
   let target: Session;
 
-  const idle = (s: Session) => until(() => s.state === 'idle', `${s.id} to be idle (it is ${s.state}; err: ${s.err()})`, 30_000);
+  const idle = (s: Session) => until(() => s.state === 'idle', () => `${s.id} to be idle (it is ${s.state}; err: ${s.err()})`, 30_000);
   const serverAlive = () => {
     try {
       execFileSync('tmux', ['-S', world.env['ANVILLM_TMUX_SOCKET']!, 'list-sessions'], { stdio: 'ignore' });

@@ -18,7 +18,7 @@ import { needs, until } from '../helpers.js';
 describe('resume after a reboot', { skip: needs('tmux', 'bwrap') }, () => {
   let world: FakeEnv;
   let manager: SessionManager;
-  const idle = (s: Session) => until(() => s.state === 'idle', `${s.id} to be idle (it is ${s.state}; err: ${s.err()})`, 20_000);
+  const idle = (s: Session) => until(() => s.state === 'idle', () => `${s.id} to be idle (it is ${s.state}; err: ${s.err()})`, 20_000);
 
   before(() => {
     world = fakeEnv();

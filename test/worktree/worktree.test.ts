@@ -81,7 +81,7 @@ describe('worktree sessions', { skip: needs('tmux', 'bwrap') }, () => {
   /** Runs a shell line in the session's agent and returns its output (up to "done <status>"). */
   async function run(who: string, line: string): Promise<string> {
     const s = manager.get(who)!;
-    await until(() => s.state === 'idle', `${who} idle (${s.state}: ${s.err()})`);
+    await until(() => s.state === 'idle', () => `${who} idle (${s.state}: ${s.err()})`);
     s.prompt(line);
     await until(() => s.state === 'idle' && /done \d+$/.test(s.out()), `${who} to run: ${line}`);
     return s.out();
