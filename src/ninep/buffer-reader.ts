@@ -39,7 +39,11 @@ export class BufferReader {
   }
 
   u64(what = 'u64'): bigint {
-    return this.buf.readBigUInt64LE(this.need(8, what));
+    const at = this.need(8, what);
+    const lo = this.buf.readUInt32LE(at);
+    const hi = this.buf.readUInt32LE(at + 4);
+    // Offsets and qid paths mostly fit in 32 bits: one bigint made instead of readBigUInt64LE's three.
+    return hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
   }
 
   string(what = 'string'): string {

@@ -43,7 +43,13 @@ export class BufferWriter {
   }
 
   u64(v: bigint): this {
-    this.buf.writeBigUInt64LE(BigInt.asUintN(64, v), this.pos);
+    if (v >= 0n && v <= 0xffffffffn) {
+      // Qid paths, lengths and offsets mostly fit in 32 bits: no bigint arithmetic for those.
+      this.buf.writeUInt32LE(Number(v), this.pos);
+      this.buf.writeUInt32LE(0, this.pos + 4);
+    } else {
+      this.buf.writeBigUInt64LE(BigInt.asUintN(64, v), this.pos);
+    }
     this.pos += 8;
     return this;
   }

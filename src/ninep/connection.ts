@@ -68,8 +68,12 @@ export class Connection {
   private epoch = 0;
   private closed = false;
   private paused = false;
-  /** Encoded replies not yet written: those of one batch of requests, or of one turn of the loop. */
-  private readonly out: Buffer[] = [];
+  /**
+   * Encoded replies not yet written: those of one batch of requests, or of one turn of the loop.
+   * The first apart from the rest: most batches are one request, whose reply is written as it is.
+   */
+  private first: Buffer | null = null;
+  private readonly rest: Buffer[] = [];
   private batching = false;
   private flushing: NodeJS.Immediate | null = null;
 
@@ -194,7 +198,9 @@ export class Connection {
   private version(tag: number, msize: number, version: string): RMessage {
     // version(5): a new Tversion aborts all outstanding I/O and frees every fid.
     this.epoch++;
-    this.out.length = 0; // answers not yet written belong to the older epoch: never sent, as if aborted
+    // Answers not yet written belong to the older epoch: never sent, as if aborted.
+    this.first = null;
+    this.rest.length = 0;
     this.abortAll();
     this.dropFids();
     if (msize < MIN_MSIZE) {
@@ -250,7 +256,8 @@ export class Connection {
     } catch (e) {
       buf = this.errorBuf(m.tag, Errors.internal(e instanceof Error ? e.message : String(e)));
     }
-    this.out.push(buf);
+    if (this.first === null) this.first = buf;
+    else this.rest.push(buf);
     // Replies of one batch of requests are written when the batch is done; a later reply waits
     // for the end of this turn of the event loop, gathering those that finish with it.
     if (!this.batching && !this.flushing) this.flushing = setImmediate(() => this.flush());
@@ -263,10 +270,14 @@ export class Connection {
   private flush(): void {
     if (this.flushing) clearImmediate(this.flushing);
     this.flushing = null;
-    const out = this.out;
-    if (out.length === 0 || this.closed) return;
-    const bytes = out.length === 1 ? out[0]! : Buffer.concat(out);
-    out.length = 0;
+    const first = this.first;
+    if (first === null || this.closed) return;
+    let bytes = first;
+    if (this.rest.length > 0) {
+      bytes = Buffer.concat([first, ...this.rest]);
+      this.rest.length = 0;
+    }
+    this.first = null;
     if (!this.stream.write(bytes) && !this.paused) {
       // The client is not reading its replies: stop reading its requests until it does.
       this.paused = true;

@@ -125,8 +125,10 @@ export function decodeStats(data: Buffer): Stat[] | DecodeError {
  * with `next` until it returns null. A size field that is too small or above `maxSize` makes
  * `next` return a DecodeError: the stream cannot be resynchronised after that.
  */
+const EMPTY = Buffer.alloc(0);
+
 export class MessageFramer {
-  private pending: Buffer = Buffer.alloc(0);
+  private pending: Buffer = EMPTY;
 
   constructor(public maxSize: number) {}
 
@@ -141,6 +143,11 @@ export class MessageFramer {
     if (size < 7) return new DecodeError(`size field ${size} is shorter than a message header`);
     if (size > this.maxSize) return new DecodeError(`message of ${size} bytes exceeds msize ${this.maxSize}`);
     if (p.length < size) return null;
+    if (p.length === size) {
+      // The common case, a chunk holding one message: no views to make.
+      this.pending = EMPTY;
+      return p;
+    }
     this.pending = p.subarray(size);
     return p.subarray(0, size);
   }

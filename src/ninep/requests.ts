@@ -185,7 +185,7 @@ function read(c: Connection, m: Tread, p: Request): Answer {
   const open = fid.open;
   if (!open) throw new Error(Errors.notOpen('read'));
   if ((open.mode & 3) === OWRITE) throw new Error(Errors.notOpenFor(fid.node.stat().name, 'reading'));
-  if (m.offset > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(Errors.offsetTooLarge);
+  if (m.offset > MAX_OFFSET) throw new Error(Errors.offsetTooLarge);
   const offset = Number(m.offset);
   const count = Math.min(m.count, c.msize - IOHDRSZ);
   const data = (bytes: Uint8Array): RMessage => ({ type: 'Rread', tag: m.tag, data: bytes.length > count ? bytes.subarray(0, count) : bytes });
@@ -204,6 +204,8 @@ function read(c: Connection, m: Tread, p: Request): Answer {
 }
 
 const NEVER_ABORTED = new AbortController().signal;
+/** The largest offset a file is read or written at: a JS number's exact integers. */
+const MAX_OFFSET = BigInt(Number.MAX_SAFE_INTEGER);
 
 function write(c: Connection, m: Twrite): Answer {
   const fid = c.fid(m.fid);
@@ -211,7 +213,7 @@ function write(c: Connection, m: Twrite): Answer {
   if (!open) throw new Error(Errors.notOpen('write'));
   const access = open.mode & 3;
   if (access !== OWRITE && access !== ORDWR) throw new Error(Errors.notOpenFor(fid.node.stat().name, 'writing'));
-  if (m.offset > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(Errors.offsetTooLarge);
+  if (m.offset > MAX_OFFSET) throw new Error(Errors.offsetTooLarge);
   const file = open.file!;
   if (!file.write) throw new Error(Errors.permission(fid.node.stat().name, 'cannot be written'));
   const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.length);
