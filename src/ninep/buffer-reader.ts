@@ -26,22 +26,30 @@ export class BufferReader {
     return at;
   }
 
+  // Bytes read directly: `need` has checked the bounds that Buffer's readUInt* would check again.
   u8(what = 'u8'): number {
     return this.buf[this.need(1, what)]!;
   }
 
   u16(what = 'u16'): number {
-    return this.buf.readUInt16LE(this.need(2, what));
+    const at = this.need(2, what);
+    const b = this.buf;
+    return b[at]! | (b[at + 1]! << 8);
   }
 
   u32(what = 'u32'): number {
-    return this.buf.readUInt32LE(this.need(4, what));
+    return this.u32At(this.need(4, what));
+  }
+
+  private u32At(at: number): number {
+    const b = this.buf;
+    return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16)) + b[at + 3]! * 0x1000000;
   }
 
   u64(what = 'u64'): bigint {
     const at = this.need(8, what);
-    const lo = this.buf.readUInt32LE(at);
-    const hi = this.buf.readUInt32LE(at + 4);
+    const lo = this.u32At(at);
+    const hi = this.u32At(at + 4);
     // Offsets and qid paths mostly fit in 32 bits: one bigint made instead of readBigUInt64LE's three.
     return hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
   }

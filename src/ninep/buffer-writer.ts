@@ -14,7 +14,8 @@ export function statSize(st: Stat): number {
 
 /**
  * Writes little-endian 9P fields into a buffer sized beforehand, so a message is one allocation.
- * Callers compute the size first; writing past it is a bug and throws.
+ * Callers compute the size first; writing past it is a bug and throws, as does a value too big
+ * for its field. Bytes are stored directly: Buffer's writeUInt* check again what is checked here.
  */
 export class BufferWriter {
   readonly buf: Buffer;
@@ -24,33 +25,44 @@ export class BufferWriter {
     this.buf = Buffer.allocUnsafe(size);
   }
 
+  /** Where `n` bytes of `field` go; throws past the end or when `v` exceeds `max`. */
+  private at(n: number, v: number, max: number, field: string): number {
+    if (v > max || v < 0) throw new RangeError(`${field} value ${v} out of range 0..${max}`);
+    const at = this.pos;
+    if (at + n > this.buf.length) throw new RangeError(`${field} written past the end of a ${this.buf.length}-byte message`);
+    this.pos = at + n;
+    return at;
+  }
+
   u8(v: number): this {
-    this.buf.writeUInt8(v, this.pos);
-    this.pos += 1;
+    this.buf[this.at(1, v, 0xff, 'u8')] = v;
     return this;
   }
 
   u16(v: number): this {
-    this.buf.writeUInt16LE(v, this.pos);
-    this.pos += 2;
+    const at = this.at(2, v, 0xffff, 'u16');
+    this.buf[at] = v;
+    this.buf[at + 1] = v >>> 8;
     return this;
   }
 
   u32(v: number): this {
-    this.buf.writeUInt32LE(v >>> 0, this.pos);
-    this.pos += 4;
+    v >>>= 0;
+    const at = this.at(4, 0, 0, 'u32');
+    const b = this.buf;
+    b[at] = v;
+    b[at + 1] = v >>> 8;
+    b[at + 2] = v >>> 16;
+    b[at + 3] = v >>> 24;
     return this;
   }
 
   u64(v: bigint): this {
     if (v >= 0n && v <= 0xffffffffn) {
       // Qid paths, lengths and offsets mostly fit in 32 bits: no bigint arithmetic for those.
-      this.buf.writeUInt32LE(Number(v), this.pos);
-      this.buf.writeUInt32LE(0, this.pos + 4);
-    } else {
-      this.buf.writeBigUInt64LE(BigInt.asUintN(64, v), this.pos);
+      return this.u32(Number(v)).u32(0);
     }
-    this.pos += 8;
+    this.buf.writeBigUInt64LE(BigInt.asUintN(64, v), this.at(8, 0, 0, 'u64'));
     return this;
   }
 
