@@ -1,5 +1,10 @@
 import type { Qid, Stat } from './messages.js';
 
+/** The little-endian u32 at `at`, which the caller has checked lies within `b`. */
+export function u32At(b: Buffer, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16)) + b[at + 3]! * 0x1000000;
+}
+
 /** Thrown only inside the codec, where `decode` turns it into a returned value. */
 export class ShortMessage extends Error {}
 
@@ -38,18 +43,13 @@ export class BufferReader {
   }
 
   u32(what = 'u32'): number {
-    return this.u32At(this.need(4, what));
-  }
-
-  private u32At(at: number): number {
-    const b = this.buf;
-    return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16)) + b[at + 3]! * 0x1000000;
+    return u32At(this.buf, this.need(4, what));
   }
 
   u64(what = 'u64'): bigint {
     const at = this.need(8, what);
-    const lo = this.u32At(at);
-    const hi = this.u32At(at + 4);
+    const lo = u32At(this.buf, at);
+    const hi = u32At(this.buf, at + 4);
     // Offsets and qid paths mostly fit in 32 bits: one bigint made instead of readBigUInt64LE's three.
     return hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
   }

@@ -6,7 +6,41 @@ const HEADER = 4 + 1 + 2; // size[4] type[1] tag[2]
 
 /** Bytes of the message body after size[4] type[1] tag[2]. */
 function bodySize(m: Message): number {
+  // A switch on strings tests its cases in order: those of the common round trips come first.
   switch (m.type) {
+    case 'Rwalk':
+      return 2 + QID_SIZE * m.qids.length;
+    case 'Ropen':
+    case 'Rcreate':
+      return QID_SIZE + 4;
+    case 'Rread':
+      return 4 + m.data.length;
+    case 'Rflush':
+    case 'Rclunk':
+    case 'Rremove':
+    case 'Rwstat':
+      return 0;
+    case 'Rwrite':
+      return 4;
+    case 'Rerror':
+      return stringSize(m.ename);
+    case 'Rstat':
+      return 2 + statSize(m.stat);
+    case 'Twalk': {
+      let n = 4 + 4 + 2;
+      for (const w of m.wnames) n += stringSize(w);
+      return n;
+    }
+    case 'Topen':
+      return 5;
+    case 'Tread':
+      return 4 + 8 + 4;
+    case 'Tclunk':
+    case 'Tremove':
+    case 'Tstat':
+      return 4;
+    case 'Twrite':
+      return 4 + 8 + 4 + m.data.length;
     case 'Tversion':
     case 'Rversion':
       return 4 + stringSize(m.version);
@@ -18,45 +52,12 @@ function bodySize(m: Message): number {
       return 8 + stringSize(m.uname) + stringSize(m.aname);
     case 'Rattach':
       return QID_SIZE;
-    case 'Rerror':
-      return stringSize(m.ename);
     case 'Tflush':
       return 2;
-    case 'Twalk': {
-      let n = 4 + 4 + 2;
-      for (const w of m.wnames) n += stringSize(w);
-      return n;
-    }
-    case 'Rwalk':
-      return 2 + QID_SIZE * m.qids.length;
-    case 'Topen':
-      return 5;
-    case 'Ropen':
-    case 'Rcreate':
-      return QID_SIZE + 4;
     case 'Tcreate':
       return 4 + stringSize(m.name) + 4 + 1;
-    case 'Tread':
-      return 4 + 8 + 4;
-    case 'Rread':
-      return 4 + m.data.length;
-    case 'Twrite':
-      return 4 + 8 + 4 + m.data.length;
-    case 'Rwrite':
-      return 4;
-    case 'Tclunk':
-    case 'Tremove':
-    case 'Tstat':
-      return 4;
-    case 'Rstat':
-      return 2 + statSize(m.stat);
     case 'Twstat':
       return 4 + 2 + statSize(m.stat);
-    case 'Rflush':
-    case 'Rclunk':
-    case 'Rremove':
-    case 'Rwstat':
-      return 0;
   }
 }
 
@@ -68,7 +69,50 @@ export function encode(m: Message): Buffer {
   const size = HEADER + bodySize(m);
   const w = new BufferWriter(size);
   w.u32(size).u8(MessageType[m.type]).u16(m.tag);
-  switch (m.type) {
+  switch (m.type) { // in bodySize's order
+    case 'Rwalk':
+      w.u16(m.qids.length);
+      for (const q of m.qids) w.qid(q);
+      break;
+    case 'Ropen':
+    case 'Rcreate':
+      w.qid(m.qid).u32(m.iounit);
+      break;
+    case 'Rread':
+      w.u32(m.data.length).bytes(m.data);
+      break;
+    case 'Rflush':
+    case 'Rclunk':
+    case 'Rremove':
+    case 'Rwstat':
+      break;
+    case 'Rwrite':
+      w.u32(m.count);
+      break;
+    case 'Rerror':
+      w.string(m.ename);
+      break;
+    case 'Rstat':
+      w.u16(statSize(m.stat)).stat(m.stat);
+      break;
+    case 'Twalk':
+      w.u32(m.fid).u32(m.newfid).u16(m.wnames.length);
+      for (const name of m.wnames) w.string(name);
+      break;
+    case 'Topen':
+      w.u32(m.fid).u8(m.mode);
+      break;
+    case 'Tread':
+      w.u32(m.fid).u64(m.offset).u32(m.count);
+      break;
+    case 'Tclunk':
+    case 'Tremove':
+    case 'Tstat':
+      w.u32(m.fid);
+      break;
+    case 'Twrite':
+      w.u32(m.fid).u64(m.offset).u32(m.data.length).bytes(m.data);
+      break;
     case 'Tversion':
     case 'Rversion':
       w.u32(m.msize).string(m.version);
@@ -85,57 +129,14 @@ export function encode(m: Message): Buffer {
     case 'Rattach':
       w.qid(m.qid);
       break;
-    case 'Rerror':
-      w.string(m.ename);
-      break;
     case 'Tflush':
       w.u16(m.oldtag);
-      break;
-    case 'Twalk':
-      w.u32(m.fid).u32(m.newfid).u16(m.wnames.length);
-      for (const name of m.wnames) w.string(name);
-      break;
-    case 'Rwalk':
-      w.u16(m.qids.length);
-      for (const q of m.qids) w.qid(q);
-      break;
-    case 'Topen':
-      w.u32(m.fid).u8(m.mode);
-      break;
-    case 'Ropen':
-    case 'Rcreate':
-      w.qid(m.qid).u32(m.iounit);
       break;
     case 'Tcreate':
       w.u32(m.fid).string(m.name).u32(m.perm).u8(m.mode);
       break;
-    case 'Tread':
-      w.u32(m.fid).u64(m.offset).u32(m.count);
-      break;
-    case 'Rread':
-      w.u32(m.data.length).bytes(m.data);
-      break;
-    case 'Twrite':
-      w.u32(m.fid).u64(m.offset).u32(m.data.length).bytes(m.data);
-      break;
-    case 'Rwrite':
-      w.u32(m.count);
-      break;
-    case 'Tclunk':
-    case 'Tremove':
-    case 'Tstat':
-      w.u32(m.fid);
-      break;
-    case 'Rstat':
-      w.u16(statSize(m.stat)).stat(m.stat);
-      break;
     case 'Twstat':
       w.u32(m.fid).u16(statSize(m.stat)).stat(m.stat);
-      break;
-    case 'Rflush':
-    case 'Rclunk':
-    case 'Rremove':
-    case 'Rwstat':
       break;
   }
   return w.buf;
