@@ -1,5 +1,5 @@
 import { BufferWriter, QID_SIZE, statSize, stringSize } from './buffer-writer.js';
-import { MAXWELEM, MessageType } from './constants.js';
+import { MAXWELEM, messageTypeOf } from './constants.js';
 import type { Message, Stat } from './messages.js';
 
 const HEADER = 4 + 1 + 2; // size[4] type[1] tag[2]
@@ -68,7 +68,7 @@ export function encode(m: Message): Buffer {
   }
   const size = HEADER + bodySize(m);
   const w = new BufferWriter(size);
-  w.u32(size).u8(MessageType[m.type]).u16(m.tag);
+  w.u32(size).u8(messageTypeOf.get(m.type)!).u16(m.tag);
   switch (m.type) { // in bodySize's order
     case 'Rwalk':
       w.u16(m.qids.length);
