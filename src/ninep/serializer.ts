@@ -4,11 +4,16 @@ import type { Message, Stat } from './messages.js';
 
 const HEADER = 4 + 1 + 2; // size[4] type[1] tag[2]
 
-/** Bytes of the message body after size[4] type[1] tag[2]. */
+function tooLongWalk(type: string): RangeError {
+  return new RangeError(`${type} with more than ${MAXWELEM} elements: split the walk`);
+}
+
+/** Bytes of the message body after size[4] type[1] tag[2]; throws if it cannot be encoded. */
 function bodySize(m: Message): number {
   // A switch on strings tests its cases in order: those of the common round trips come first.
   switch (m.type) {
     case 'Rwalk':
+      if (m.qids.length > MAXWELEM) throw tooLongWalk(m.type);
       return 2 + QID_SIZE * m.qids.length;
     case 'Ropen':
     case 'Rcreate':
@@ -27,6 +32,7 @@ function bodySize(m: Message): number {
     case 'Rstat':
       return 2 + statSize(m.stat);
     case 'Twalk': {
+      if (m.wnames.length > MAXWELEM) throw tooLongWalk(m.type);
       let n = 4 + 4 + 2;
       for (const w of m.wnames) n += stringSize(w);
       return n;
@@ -63,9 +69,6 @@ function bodySize(m: Message): number {
 
 /** The wire form of a message, size[4] included. Throws only on values that cannot be encoded. */
 export function encode(m: Message): Buffer {
-  if ((m.type === 'Twalk' && m.wnames.length > MAXWELEM) || (m.type === 'Rwalk' && m.qids.length > MAXWELEM)) {
-    throw new RangeError(`${m.type} with more than ${MAXWELEM} elements: split the walk`);
-  }
   const size = HEADER + bodySize(m);
   const w = new BufferWriter(size);
   w.u32(size).u8(messageTypeOf.get(m.type)!).u16(m.tag);
