@@ -113,7 +113,8 @@ export class Connection {
         if (frame === null) break;
         const m = frame instanceof DecodeError ? frame : decode(frame);
         if (m instanceof DecodeError) return this.protocolError(m.toString());
-        if (m.type[0] !== 'T') return this.protocolError(`client sent ${m.type}`);
+        // T-messages have even type numbers, R-messages odd ones.
+        if ((frame as Buffer)[4]! % 2 !== 0) return this.protocolError(`client sent ${m.type}`);
         this.dispatch(m as TMessage);
         if (this.closed) return;
       }

@@ -189,11 +189,15 @@ function read(c: Connection, m: Tread, p: Request): Answer {
   if (m.offset > MAX_OFFSET) throw new Error(Errors.offsetTooLarge);
   const offset = Number(m.offset);
   const count = Math.min(m.count, c.msize - IOHDRSZ);
-  const data = (bytes: Uint8Array): RMessage => ({ type: 'Rread', tag: m.tag, data: bytes.length > count ? bytes.subarray(0, count) : bytes });
+  const data = (bytes: Uint8Array): RMessage => rread(m.tag, count, bytes);
   if (open.dir) return andThen(readDir(fid.node as DirNode, open.dir, offset, count, (n) => c.server.statOf(n)), data);
   const file = open.file!;
   if (!file.read) return data(new Uint8Array(0));
-  if (file.readsNeverWait) return andThen(fid.track(file.read(offset, count, NEVER_ABORTED)), data);
+  if (file.readsNeverWait) {
+    // The hot path of a file in memory: no closure made when the answer is there at once.
+    const got = fid.track(file.read(offset, count, NEVER_ABORTED));
+    return isPromise(got) ? got.then(data) : rread(m.tag, count, got);
+  }
   // A read that may wait is cancelled by a flush of it, or by the fid going away; a clunk does
   // not wait for it (a file may still answer it after its close, as acme's event file does).
   const controller = fid.abortable();
@@ -202,6 +206,10 @@ function read(c: Connection, m: Tread, p: Request): Answer {
     andFinally(() => file.read!(offset, count, controller.signal), () => fid.settled(controller)),
     data,
   );
+}
+
+function rread(tag: number, count: number, bytes: Uint8Array): RMessage {
+  return { type: 'Rread', tag, data: bytes.length > count ? bytes.subarray(0, count) : bytes };
 }
 
 const NEVER_ABORTED = new AbortController().signal;
