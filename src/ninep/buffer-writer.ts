@@ -1,3 +1,5 @@
+// Node's global Buffer is an accessor, called at each use; the module's export is a plain binding.
+import { Buffer } from 'node:buffer';
 import type { Qid, Stat } from './messages.js';
 
 /** Bytes a 9P string takes on the wire: its u16 length and its UTF-8 bytes. */
@@ -58,10 +60,10 @@ export class BufferWriter {
   }
 
   u64(v: bigint): this {
-    if (v >= 0n && v <= 0xffffffffn) {
-      // Qid paths, lengths and offsets mostly fit in 32 bits: no bigint arithmetic for those.
-      return this.u32(Number(v)).u32(0);
-    }
+    // Qid paths, lengths and offsets mostly fit in 32 bits: no bigint arithmetic for those (a
+    // bigint that converts to a number within 0..2^32-1 is that number exactly).
+    const n = Number(v);
+    if (n >= 0 && n <= 0xffffffff) return this.u32(n).u32(0);
     this.buf.writeBigUInt64LE(BigInt.asUintN(64, v), this.at(8, 0, 0, 'u64'));
     return this;
   }

@@ -6,6 +6,7 @@
  * or remove) is seen by every later request naming that fid, as with lib9p, which answers them
  * in arrival order. Replies that are ready together go out in one write.
  */
+import { Buffer } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 
 import { VERSION_9P2000 } from './constants.js';

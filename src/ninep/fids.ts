@@ -4,6 +4,7 @@
  * still running on the open file, as lib9p's reference-counted fids do: a clunk never closes a
  * file under a write.
  */
+import { Buffer } from 'node:buffer';
 import { ORCLOSE } from './constants.js';
 import { Errors } from './errors.js';
 import type { Maybe } from './maybe.js';

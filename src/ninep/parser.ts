@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { BufferReader, ShortMessage, u32At } from './buffer-reader.js';
 import { MAXWELEM, messageNameOf } from './constants.js';
 import type { Message, Qid, Stat } from './messages.js';

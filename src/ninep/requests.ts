@@ -4,6 +4,7 @@
  * throws an Error whose message is the Rerror text. null means "no reply": the request was
  * flushed or its connection reset while it ran.
  */
+import { Buffer } from 'node:buffer';
 import { DMDIR, IOHDRSZ, NOFID, OEXEC, OREAD, ORCLOSE, ORDWR, OTRUNC, OWRITE } from './constants.js';
 import type { Connection, Request } from './connection.js';
 import { Errors } from './errors.js';
