@@ -70,6 +70,3 @@ export const messageNameOf: Readonly<Record<number, MessageName | undefined>> = 
   for (const [name, type] of Object.entries(MessageType)) names[type] = name as MessageName;
   return names;
 })();
-
-/** MessageType as a Map: a lookup by a name that varies is cheaper in a Map than in an object. */
-export const messageTypeOf: ReadonlyMap<MessageName, number> = new Map(Object.entries(MessageType) as [MessageName, number][]);
