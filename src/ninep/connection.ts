@@ -112,11 +112,13 @@ export class Connection {
       for (;;) {
         const frame = this.framer.next();
         if (frame === null) break;
-        const m = frame instanceof DecodeError ? frame : decode(frame);
+        if (frame instanceof DecodeError) return this.protocolError(frame.toString());
+        const m = decode(frame);
         if (m instanceof DecodeError) return this.protocolError(m.toString());
         // T-messages have even type numbers, R-messages odd ones.
-        if ((frame as Buffer)[4]! % 2 !== 0) return this.protocolError(`client sent ${m.type}`);
-        this.dispatch(m as TMessage);
+        if (frame[4]! % 2 !== 0) return this.protocolError(`client sent ${m.type}`);
+        // The tag from the frame: a read of the message's own field sees every shape of message.
+        this.dispatch(m as TMessage, frame[5]! | (frame[6]! << 8));
         if (this.closed) return;
       }
     } finally {
@@ -131,25 +133,25 @@ export class Connection {
     this.close();
   }
 
-  /** Routes one request; answers it now when its handler answers at once. */
-  private dispatch(m: TMessage): void {
-    if (m.type === 'Tversion') return this.reply(this.version(m.tag, m.msize, m.version));
-    if (!this.versioned) return this.reply({ type: 'Rerror', tag: m.tag, ename: Errors.notVersioned });
-    if (this.pending.has(m.tag)) return this.reply({ type: 'Rerror', tag: m.tag, ename: Errors.tagInUse(m.tag) });
+  /** Routes one request (`tag` is its tag); answers it now when its handler answers at once. */
+  private dispatch(m: TMessage, tag: number): void {
+    if (m.type === 'Tversion') return this.reply(this.version(tag, m.msize, m.version));
+    if (!this.versioned) return this.reply(this.rerror(tag, Errors.notVersioned));
+    if (this.pending.has(tag)) return this.reply(this.rerror(tag, Errors.tagInUse(tag)));
     // A flush is how a client frees a full connection: it is never refused for lack of room.
     if (this.pending.size >= this.server.maxPending && m.type !== 'Tflush') {
-      return this.reply({ type: 'Rerror', tag: m.tag, ename: Errors.tooManyRequests(this.server.maxPending) });
+      return this.reply(this.rerror(tag, Errors.tooManyRequests(this.server.maxPending)));
     }
-    const p: Request = { tag: m.tag, epoch: this.epoch, controller: null, flushed: false, done: null };
+    const p: Request = { tag, epoch: this.epoch, controller: null, flushed: false, done: null };
     const before = this.changing.size > 0 ? this.changeBefore(m) : undefined;
     const answer = before ? before.then(() => this.run(m, p)) : this.run(m, p);
     if (!isPromise(answer)) {
       if (answer) this.reply(answer);
       return;
     }
-    this.pending.set(m.tag, p);
+    this.pending.set(tag, p);
     const done = answer.then((reply) => {
-      if (this.pending.get(m.tag) === p) this.pending.delete(m.tag);
+      if (this.pending.get(tag) === p) this.pending.delete(tag);
       if (reply && this.alive(p)) this.reply(reply);
     });
     p.done = done;
@@ -181,7 +183,12 @@ export class Connection {
     if (p.flushed || !this.alive(p)) return null;
     const ename = e instanceof Error ? e.message : String(e);
     if (!(e instanceof Error) || e.constructor !== Error) this.server.log(`9p: ${m.type}: ${ename}`);
-    return { type: 'Rerror', tag: m.tag, ename: ename || Errors.internal('unknown') };
+    return this.rerror(p.tag, ename || Errors.internal('unknown'));
+  }
+
+  /** An Rerror whose text fits the connection's msize (plan9port cuts it further, at 127 bytes). */
+  private rerror(tag: number, ename: string): RMessage {
+    return { type: 'Rerror', tag, ename: truncateUtf8(ename, this.msize - 9) };
   }
 
   alive(p: Request): boolean {
@@ -207,7 +214,7 @@ export class Connection {
     this.dropFids();
     if (msize < MIN_MSIZE) {
       this.versioned = false;
-      return { type: 'Rerror', tag, ename: Errors.msizeTooSmall(msize) };
+      return this.rerror(tag, Errors.msizeTooSmall(msize));
     }
     this.msize = Math.min(msize, this.server.msize);
     this.framer.maxSize = this.msize;
@@ -253,7 +260,7 @@ export class Connection {
     if (this.closed) return;
     let buf: Buffer;
     try {
-      buf = encode(m.type === 'Rerror' ? { ...m, ename: truncateUtf8(m.ename, this.msize - 9) } : m);
+      buf = encode(m); // an Rerror's text was cut to fit when it was made (rerror)
       if (buf.length > this.msize) buf = this.errorBuf(m.tag, Errors.replyTooLarge(m.type, buf.length, this.msize));
     } catch (e) {
       buf = this.errorBuf(m.tag, Errors.internal(e instanceof Error ? e.message : String(e)));
@@ -266,7 +273,7 @@ export class Connection {
   }
 
   private errorBuf(tag: number, ename: string): Buffer {
-    return encode({ type: 'Rerror', tag, ename: truncateUtf8(ename, this.msize - 9) });
+    return encode(this.rerror(tag, ename));
   }
 
   private flush(): void {
