@@ -14,6 +14,10 @@ export function statSize(st: Stat): number {
   return 2 + 39 + stringSize(st.name) + stringSize(st.uid) + stringSize(st.gid) + stringSize(st.muid);
 }
 
+function inRange(v: number, max: number, field: string): void {
+  if (v > max || v < 0) throw new RangeError(`${field} value ${v} out of range 0..${max}`);
+}
+
 /**
  * Writes little-endian 9P fields into a buffer sized beforehand, so a message is one allocation.
  * Callers compute the size first; writing past it is a bug and throws, as does a value too big
@@ -27,9 +31,8 @@ export class BufferWriter {
     this.buf = Buffer.allocUnsafe(size);
   }
 
-  /** Where `n` bytes of `field` go; throws past the end or when `v` exceeds `max`. */
-  private at(n: number, v: number, max: number, field: string): number {
-    if (v > max || v < 0) throw new RangeError(`${field} value ${v} out of range 0..${max}`);
+  /** Where the `n` bytes of `field` go; throws past the end. */
+  private at(n: number, field: string): number {
     const at = this.pos;
     if (at + n > this.buf.length) throw new RangeError(`${field} written past the end of a ${this.buf.length}-byte message`);
     this.pos = at + n;
@@ -37,12 +40,14 @@ export class BufferWriter {
   }
 
   u8(v: number): this {
-    this.buf[this.at(1, v, 0xff, 'u8')] = v;
+    inRange(v, 0xff, 'u8');
+    this.buf[this.at(1, 'u8')] = v;
     return this;
   }
 
   u16(v: number): this {
-    const at = this.at(2, v, 0xffff, 'u16');
+    inRange(v, 0xffff, 'u16');
+    const at = this.at(2, 'u16');
     this.buf[at] = v;
     this.buf[at + 1] = v >>> 8;
     return this;
@@ -50,7 +55,7 @@ export class BufferWriter {
 
   u32(v: number): this {
     v >>>= 0;
-    const at = this.at(4, 0, 0, 'u32');
+    const at = this.at(4, 'u32');
     const b = this.buf;
     b[at] = v;
     b[at + 1] = v >>> 8;
@@ -64,7 +69,7 @@ export class BufferWriter {
     // bigint that converts to a number within 0..2^32-1 is that number exactly).
     const n = Number(v);
     if (n >= 0 && n <= 0xffffffff) return this.u32(n).u32(0);
-    this.buf.writeBigUInt64LE(BigInt.asUintN(64, v), this.at(8, 0, 0, 'u64'));
+    this.buf.writeBigUInt64LE(BigInt.asUintN(64, v), this.at(8, 'u64'));
     return this;
   }
 
@@ -84,7 +89,7 @@ export class BufferWriter {
       return this;
     }
     // A few bytes are copied faster one by one than through TypedArray.prototype.set.
-    const at = this.at(n, 0, 0, 'bytes');
+    const at = this.at(n, 'bytes');
     const b = this.buf;
     for (let i = 0; i < n; i++) b[at + i] = data[i]!;
     return this;

@@ -117,8 +117,8 @@ export class Connection {
         if (m instanceof DecodeError) return this.protocolError(m.toString());
         // T-messages have even type numbers, R-messages odd ones.
         if (frame[4]! % 2 !== 0) return this.protocolError(`client sent ${m.type}`);
-        // The tag from the frame: a read of the message's own field sees every shape of message.
-        this.dispatch(m as TMessage, frame[5]! | (frame[6]! << 8));
+        // Type and tag from the frame: a read of the message's own field sees every shape of message.
+        this.dispatch(m as TMessage, frame[4]!, frame[5]! | (frame[6]! << 8));
         if (this.closed) return;
       }
     } finally {
@@ -133,8 +133,8 @@ export class Connection {
     this.close();
   }
 
-  /** Routes one request (`tag` is its tag); answers it now when its handler answers at once. */
-  private dispatch(m: TMessage, tag: number): void {
+  /** Routes one request (of type number `type`, tagged `tag`); answers it now when its handler answers at once. */
+  private dispatch(m: TMessage, type: number, tag: number): void {
     if (m.type === 'Tversion') return this.reply(this.version(tag, m.msize, m.version));
     if (!this.versioned) return this.reply(this.rerror(tag, Errors.notVersioned));
     if (this.pending.has(tag)) return this.reply(this.rerror(tag, Errors.tagInUse(tag)));
@@ -144,7 +144,7 @@ export class Connection {
     }
     const p: Request = { tag, epoch: this.epoch, controller: null, flushed: false, done: null };
     const before = this.changing.size > 0 ? this.changeBefore(m) : undefined;
-    const answer = before ? before.then(() => this.run(m, p)) : this.run(m, p);
+    const answer = before ? before.then(() => this.run(m, type, p)) : this.run(m, type, p);
     if (!isPromise(answer)) {
       if (answer) this.reply(answer);
       return;
@@ -169,10 +169,10 @@ export class Connection {
     return this.changing.get(m.fid) ?? (m.type === 'Twalk' ? this.changing.get(m.newfid) : undefined);
   }
 
-  private run(m: TMessage, p: Request): Maybe<RMessage | null> {
+  private run(m: TMessage, type: number, p: Request): Maybe<RMessage | null> {
     if (p.flushed || !this.alive(p)) return null;
     try {
-      const answer = handle(this, m, p);
+      const answer = handle(this, m, p, type);
       return isPromise(answer) ? answer.catch((e: unknown) => this.failed(m, p, e)) : answer;
     } catch (e) {
       return this.failed(m, p, e);

@@ -5,32 +5,42 @@
  * flushed or its connection reset while it ran.
  */
 import { Buffer } from 'node:buffer';
-import { DMDIR, IOHDRSZ, NOFID, OEXEC, OREAD, ORCLOSE, ORDWR, OTRUNC, OWRITE } from './constants.js';
+import { DMDIR, IOHDRSZ, MessageType, NOFID, OEXEC, OREAD, ORCLOSE, ORDWR, OTRUNC, OWRITE } from './constants.js';
 import type { Connection, Request } from './connection.js';
 import { Errors } from './errors.js';
 import type { OpenState } from './fids.js';
 import { Fid, openDir, readDir } from './fids.js';
 import type { Maybe } from './maybe.js';
 import { andFinally, andThen, isPromise } from './maybe.js';
-import type { Qid, RMessage, TMessage, Tattach, Tcreate, Tflush, Topen, Tread, Twalk, Twrite } from './messages.js';
+import type { Qid, RMessage, TMessage, Tattach, Tclunk, Tcreate, Tflush, Topen, Tread, Twalk, Twrite } from './messages.js';
 import type { DirNode, Node } from './tree.js';
 import { checkNewName, checkRemovable, validName, wstat } from './wstat.js';
 
 type Answer = Maybe<RMessage | null>;
 
-export function handle(c: Connection, m: TMessage, p: Request): Answer {
-  // The cases of the common round trips first: a switch on strings tests them in order.
+/**
+ * `type` is the message's type number, from its frame: a switch on it is a jump, where one on
+ * `m.type` reads a field that sees every shape of message and tests strings in turn.
+ */
+export function handle(c: Connection, m: TMessage, p: Request, type: number): Answer {
+  switch (type) {
+    case MessageType.Twalk:
+      return walk(c, m as Twalk, p);
+    case MessageType.Topen:
+      return open(c, m as Topen, p);
+    case MessageType.Tread:
+      return read(c, m as Tread, p);
+    case MessageType.Tclunk:
+      return andThen(clunk(c, (m as Tclunk).fid), () => ({ type: 'Rclunk', tag: m.tag }));
+    case MessageType.Twrite:
+      return write(c, m as Twrite);
+  }
+  return handleRest(c, m as Exclude<TMessage, Twalk | Topen | Tread | Tclunk | Twrite>, p);
+}
+
+/** The requests other than those of the common round trips above. */
+function handleRest(c: Connection, m: Exclude<TMessage, Twalk | Topen | Tread | Tclunk | Twrite>, p: Request): Answer {
   switch (m.type) {
-    case 'Twalk':
-      return walk(c, m, p);
-    case 'Topen':
-      return open(c, m, p);
-    case 'Tread':
-      return read(c, m, p);
-    case 'Tclunk':
-      return andThen(clunk(c, m.fid), () => ({ type: 'Rclunk', tag: m.tag }));
-    case 'Twrite':
-      return write(c, m);
     case 'Tstat':
       return { type: 'Rstat', tag: m.tag, stat: c.server.statOf(c.fid(m.fid).node) };
     case 'Tversion': // answered by the connection, which resets itself; here for exhaustiveness
