@@ -13,11 +13,19 @@ export class BufferReader {
   pos: number;
 
   constructor(
-    readonly buf: Buffer,
+    public buf: Buffer,
     start = 0,
-    readonly end = buf.length,
+    public end = buf.length,
   ) {
     this.pos = start;
+  }
+
+  /** Reads `buf` from `start` now: one reader serves every message (no object made per message). */
+  reset(buf: Buffer, start: number): this {
+    this.buf = buf;
+    this.pos = start;
+    this.end = buf.length;
+    return this;
   }
 
   get remaining(): number {

@@ -24,11 +24,18 @@ function inRange(v: number, max: number, field: string): void {
  * for its field. Bytes are stored directly: Buffer's writeUInt* check again what is checked here.
  */
 export class BufferWriter {
-  readonly buf: Buffer;
+  buf: Buffer;
   pos = 0;
 
   constructor(size: number) {
     this.buf = Buffer.allocUnsafe(size);
+  }
+
+  /** Writes a new buffer of `size` bytes from its start: one writer can serve every message. */
+  reset(size: number): this {
+    this.buf = Buffer.allocUnsafe(size);
+    this.pos = 0;
+    return this;
   }
 
   /** Where the `n` bytes of `field` go; throws past the end. */

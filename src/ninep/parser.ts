@@ -90,6 +90,8 @@ function body(r: BufferReader, type: number, tag: number): Message {
   }
 }
 
+const READER = new BufferReader(Buffer.alloc(0));
+
 /**
  * Decodes one whole message (size[4] included). Byte fields are views into `buf`.
  * Anything that is not exactly one well-formed 9P2000 message is a DecodeError.
@@ -99,7 +101,7 @@ export function decode(buf: Buffer): Message | DecodeError {
   const size = u32At(buf, 0);
   if (size !== buf.length) return new DecodeError(`size field ${size} disagrees with ${buf.length} bytes`);
   try {
-    const r = new BufferReader(buf, 7);
+    const r = READER.reset(buf, 7); // decode never runs inside itself: one reader will do
     const m = body(r, buf[4]!, buf[5]! | (buf[6]! << 8));
     if (r.remaining !== 0) return new DecodeError(`${r.remaining} bytes left over after ${m.type}`);
     return m;

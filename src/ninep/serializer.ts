@@ -8,10 +8,13 @@ function tooLongWalk(type: string): RangeError {
   return new RangeError(`${type} with more than ${MAXWELEM} elements: split the walk`);
 }
 
-/** A writer for a message of `body` bytes after its header, the header written. */
+/** encode never runs inside itself: one writer serves every message (no object made per message). */
+const WRITER = new BufferWriter(0);
+
+/** The writer for a message of `body` bytes after its header, the header written. */
 function start(body: number, type: number, tag: number): BufferWriter {
   const size = HEADER + body;
-  return new BufferWriter(size).u32(size).u8(type).u16(tag);
+  return WRITER.reset(size).u32(size).u8(type).u16(tag);
 }
 
 /**
