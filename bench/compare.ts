@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { compareInstructions, instructionCounting } from './instructions.js';
 import { connectAll, runRounds, smallRound } from './ninep.js';
 import { measure, placement, startServer, type ServerProcess } from './process.js';
 
@@ -78,7 +79,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 export async function compareWith(
   spec: string,
-  opts: { seconds: number; warmup: number; pin: boolean },
+  opts: { seconds: number; warmup: number; pin: boolean; instructions: boolean },
   line: (label: string, value: string, rest: string) => void,
 ): Promise<void> {
   const other = checkoutOf(spec);
@@ -122,4 +123,16 @@ export async function compareWith(
     for (const s of sides) await s.server.stop();
     fs.rmSync(tmp, { recursive: true, force: true });
   }
+  if (!opts.instructions) return;
+  const missing = instructionCounting();
+  if (missing) return console.log(`9p server instructions per round: not measured (${missing})`);
+  await compareInstructions(
+    [
+      { name: 'ours', script: undefined },
+      { name: other.label, script: path.join(other.dir, 'dist', 'bench', 'server.js') },
+      { name: 'floor', script: FLOOR_SERVER },
+    ],
+    TARGET_RATIO,
+    line,
+  );
 }

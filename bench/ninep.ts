@@ -190,6 +190,33 @@ export function runRounds(
   });
 }
 
+/**
+ * Exactly `total` rounds, spread over the connections (each starts another while any are left):
+ * for measures counted per round rather than per second (bench/instructions.ts).
+ */
+export function runCount(conns: RawConn[], total: number, round: (conn: RawConn, done: (bytes: number) => void) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let started = 0;
+    let finished = 0;
+    let failed = false;
+    for (const conn of conns) {
+      conn.failInto((e) => {
+        if (!failed) reject(e);
+        failed = true;
+      });
+      const next = () => {
+        if (failed || started === total) return;
+        started++;
+        round(conn, () => {
+          if (++finished === total) resolve();
+          else next();
+        });
+      };
+      next();
+    }
+  });
+}
+
 export async function connectAll(socketPath: string, n: number, msize = MSIZE): Promise<RawConn[]> {
   return Promise.all(Array.from({ length: n }, () => RawConn.connect(socketPath, msize)));
 }

@@ -13,10 +13,14 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `script` (default: our bench/server.js; another checkout's to compare) serving `socketPath`. */
-export async function startServer(socketPath: string, profileDir: string | null, script = OUR_SERVER): Promise<ServerProcess> {
+/**
+ * Starts `script` (default: our bench/server.js; another checkout's to compare) serving `socketPath`;
+ * under `wrapper` (a command and its arguments, node's command line appended) when one is given.
+ */
+export async function startServer(socketPath: string, profileDir: string | null, script = OUR_SERVER, wrapper: string[] = []): Promise<ServerProcess> {
   const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-  const child = spawn(process.execPath, [...nodeArgs, script, socketPath], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const [command, ...args] = [...wrapper, process.execPath, ...nodeArgs, script, socketPath];
+  const child = spawn(command!, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   const killNow = () => child.kill('SIGKILL');
   process.on('exit', killNow); // whatever happens to us, the server goes too
 
@@ -32,10 +36,11 @@ export async function startServer(socketPath: string, profileDir: string | null,
     process.off('exit', killNow);
   };
 
+  const startLimit = wrapper.length > 0 ? 120_000 : 15_000; // node under valgrind starts in seconds
   try {
     await new Promise<void>((resolve, reject) => {
       let out = '';
-      const timer = setTimeout(() => reject(new Error('bench server did not start within 15 s')), 15000);
+      const timer = setTimeout(() => reject(new Error(`bench server did not start within ${startLimit / 1000} s`)), startLimit);
       child.once('error', (e) => reject(new Error(`cannot start the bench server: ${e.message}`)));
       child.once('exit', (code, signal) => reject(new Error(`bench server exited (${signal ?? `status ${code}`}) before it was ready`)));
       child.stdout!.on('data', (chunk: Buffer) => {

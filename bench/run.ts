@@ -10,6 +10,9 @@
  *                      git revision checked out and built under the temp directory): server CPU
  *                      per round of each, and the ratio against the target (bench/compare.ts);
  *                      and its session creation, interleaved with ours (bench/create.ts)
+ *   --instructions     with --against: also the instructions each 9P server executes per round,
+ *                      counted by valgrind (bench/instructions.ts): a measure the machine's load
+ *                      does not move (slow: about a minute per server)
  *   --9p               only the 9P figures (no sessions, no Claude Code)
  *
  * The server (bench/server.ts: a ramfs with the files pre-created) runs as a process of its own on a
@@ -44,6 +47,8 @@ interface Options {
   against: string | null;
   /** Only the 9P figures: no sessions, no Claude Code. */
   only9p: boolean;
+  /** With `against`: instructions per round too, counted by valgrind. */
+  instructions: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -53,6 +58,7 @@ function parseOptions(argv: string[]): Options {
   let pin = true;
   let against: string | null = null;
   let only9p = false;
+  let instructions = false;
   for (const arg of argv) {
     if (arg === '--quick') {
       seconds = 1;
@@ -63,12 +69,14 @@ function parseOptions(argv: string[]): Options {
       profileDir = arg.slice('--profile='.length);
     } else if (arg.startsWith('--against=')) {
       against = arg.slice('--against='.length);
+    } else if (arg === '--instructions') {
+      instructions = true;
     } else if (arg === '--9p') {
       only9p = true;
     } else if (arg === '--no-pin') {
       pin = false;
     } else if (arg === '-h' || arg === '--help') {
-      console.log('usage: npm run bench -- [--quick] [--9p] [--against=DIR|REV] [--no-pin] [--profile[=DIR]]   (env BENCH_SECONDS=N: seconds per test)');
+      console.log('usage: npm run bench -- [--quick] [--9p] [--against=DIR|REV [--instructions]] [--no-pin] [--profile[=DIR]]   (env BENCH_SECONDS=N: seconds per test)');
       process.exit(0);
     } else {
       throw new Error(`unknown argument ${arg} (try --help)`);
@@ -80,7 +88,8 @@ function parseOptions(argv: string[]): Options {
     if (!(seconds > 0)) throw new Error(`BENCH_SECONDS=${env} is not a positive number`);
     warmup = Math.min(0.5, seconds / 4);
   }
-  return { seconds, warmup, profileDir: profileDir && path.resolve(profileDir), pin, against, only9p };
+  if (instructions && !against) throw new Error('--instructions compares with another checkout: give --against=DIR|REV too');
+  return { seconds, warmup, profileDir: profileDir && path.resolve(profileDir), pin, against, only9p, instructions };
 }
 
 // ---- measuring ---------------------------------------------------------------------------

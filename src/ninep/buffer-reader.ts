@@ -1,5 +1,10 @@
 import type { Qid, Stat } from './messages.js';
 
+/** The little-endian u32 at `at`, which the caller has checked lies within `b`. */
+export function u32At(b: Buffer, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16)) + b[at + 3]! * 0x1000000;
+}
+
 /** Thrown only inside the codec, where `decode` turns it into a returned value. */
 export class ShortMessage extends Error {}
 
@@ -8,11 +13,19 @@ export class BufferReader {
   pos: number;
 
   constructor(
-    readonly buf: Buffer,
+    public buf: Buffer,
     start = 0,
-    readonly end = buf.length,
+    public end = buf.length,
   ) {
     this.pos = start;
+  }
+
+  /** Reads `buf` from `start` now: one reader serves every message (no object made per message). */
+  reset(buf: Buffer, start: number): this {
+    this.buf = buf;
+    this.pos = start;
+    this.end = buf.length;
+    return this;
   }
 
   get remaining(): number {
@@ -26,20 +39,27 @@ export class BufferReader {
     return at;
   }
 
+  // Bytes read directly: `need` has checked the bounds that Buffer's readUInt* would check again.
   u8(what = 'u8'): number {
     return this.buf[this.need(1, what)]!;
   }
 
   u16(what = 'u16'): number {
-    return this.buf.readUInt16LE(this.need(2, what));
+    const at = this.need(2, what);
+    const b = this.buf;
+    return b[at]! | (b[at + 1]! << 8);
   }
 
   u32(what = 'u32'): number {
-    return this.buf.readUInt32LE(this.need(4, what));
+    return u32At(this.buf, this.need(4, what));
   }
 
   u64(what = 'u64'): bigint {
-    return this.buf.readBigUInt64LE(this.need(8, what));
+    const at = this.need(8, what);
+    const lo = u32At(this.buf, at);
+    const hi = u32At(this.buf, at + 4);
+    // Offsets and qid paths mostly fit in 32 bits: one bigint made instead of readBigUInt64LE's three.
+    return hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
   }
 
   string(what = 'string'): string {

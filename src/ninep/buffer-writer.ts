@@ -1,3 +1,5 @@
+// Node's global Buffer is an accessor, called at each use; the module's export is a plain binding.
+import { Buffer } from 'node:buffer';
 import type { Qid, Stat } from './messages.js';
 
 /** Bytes a 9P string takes on the wire: its u16 length and its UTF-8 bytes. */
@@ -12,39 +14,69 @@ export function statSize(st: Stat): number {
   return 2 + 39 + stringSize(st.name) + stringSize(st.uid) + stringSize(st.gid) + stringSize(st.muid);
 }
 
+function inRange(v: number, max: number, field: string): void {
+  if (v > max || v < 0) throw new RangeError(`${field} value ${v} out of range 0..${max}`);
+}
+
 /**
  * Writes little-endian 9P fields into a buffer sized beforehand, so a message is one allocation.
- * Callers compute the size first; writing past it is a bug and throws.
+ * Callers compute the size first; writing past it is a bug and throws, as does a value too big
+ * for its field. Bytes are stored directly: Buffer's writeUInt* check again what is checked here.
  */
 export class BufferWriter {
-  readonly buf: Buffer;
+  buf: Buffer;
   pos = 0;
 
   constructor(size: number) {
     this.buf = Buffer.allocUnsafe(size);
   }
 
+  /** Writes a new buffer of `size` bytes from its start: one writer can serve every message. */
+  reset(size: number): this {
+    this.buf = Buffer.allocUnsafe(size);
+    this.pos = 0;
+    return this;
+  }
+
+  /** Where the `n` bytes of `field` go; throws past the end. */
+  private at(n: number, field: string): number {
+    const at = this.pos;
+    if (at + n > this.buf.length) throw new RangeError(`${field} written past the end of a ${this.buf.length}-byte message`);
+    this.pos = at + n;
+    return at;
+  }
+
   u8(v: number): this {
-    this.buf.writeUInt8(v, this.pos);
-    this.pos += 1;
+    inRange(v, 0xff, 'u8');
+    this.buf[this.at(1, 'u8')] = v;
     return this;
   }
 
   u16(v: number): this {
-    this.buf.writeUInt16LE(v, this.pos);
-    this.pos += 2;
+    inRange(v, 0xffff, 'u16');
+    const at = this.at(2, 'u16');
+    this.buf[at] = v;
+    this.buf[at + 1] = v >>> 8;
     return this;
   }
 
   u32(v: number): this {
-    this.buf.writeUInt32LE(v >>> 0, this.pos);
-    this.pos += 4;
+    v >>>= 0;
+    const at = this.at(4, 'u32');
+    const b = this.buf;
+    b[at] = v;
+    b[at + 1] = v >>> 8;
+    b[at + 2] = v >>> 16;
+    b[at + 3] = v >>> 24;
     return this;
   }
 
   u64(v: bigint): this {
-    this.buf.writeBigUInt64LE(BigInt.asUintN(64, v), this.pos);
-    this.pos += 8;
+    // Qid paths, lengths and offsets mostly fit in 32 bits: no bigint arithmetic for those (a
+    // bigint that converts to a number within 0..2^32-1 is that number exactly).
+    const n = Number(v);
+    if (n >= 0 && n <= 0xffffffff) return this.u32(n).u32(0);
+    this.buf.writeBigUInt64LE(BigInt.asUintN(64, v), this.at(8, 'u64'));
     return this;
   }
 
@@ -57,8 +89,16 @@ export class BufferWriter {
   }
 
   bytes(data: Uint8Array): this {
-    this.buf.set(data, this.pos);
-    this.pos += data.length;
+    const n = data.length;
+    if (n > 32) {
+      this.buf.set(data, this.pos);
+      this.pos += n;
+      return this;
+    }
+    // A few bytes are copied faster one by one than through TypedArray.prototype.set.
+    const at = this.at(n, 'bytes');
+    const b = this.buf;
+    for (let i = 0; i < n; i++) b[at + i] = data[i]!;
     return this;
   }
 

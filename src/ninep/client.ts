@@ -4,6 +4,7 @@
  * flush, else with the abort reason. Paths are slash-separated from the attach root. Files are opened as `ClientFile`s that read and
  * write at their own offset, like 9fans/go's plan9/client.Fid.
  */
+import { Buffer } from 'node:buffer';
 import net from 'node:net';
 import os from 'node:os';
 import type { Duplex } from 'node:stream';

@@ -6,6 +6,7 @@
  * or remove) is seen by every later request naming that fid, as with lib9p, which answers them
  * in arrival order. Replies that are ready together go out in one write.
  */
+import { Buffer } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 
 import { VERSION_9P2000 } from './constants.js';
@@ -68,8 +69,12 @@ export class Connection {
   private epoch = 0;
   private closed = false;
   private paused = false;
-  /** Encoded replies not yet written: those of one batch of requests, or of one turn of the loop. */
-  private readonly out: Buffer[] = [];
+  /**
+   * Encoded replies not yet written: those of one batch of requests, or of one turn of the loop.
+   * The first apart from the rest: most batches are one request, whose reply is written as it is.
+   */
+  private first: Buffer | null = null;
+  private readonly rest: Buffer[] = [];
   private batching = false;
   private flushing: NodeJS.Immediate | null = null;
 
@@ -107,10 +112,13 @@ export class Connection {
       for (;;) {
         const frame = this.framer.next();
         if (frame === null) break;
-        const m = frame instanceof DecodeError ? frame : decode(frame);
+        if (frame instanceof DecodeError) return this.protocolError(frame.toString());
+        const m = decode(frame);
         if (m instanceof DecodeError) return this.protocolError(m.toString());
-        if (m.type[0] !== 'T') return this.protocolError(`client sent ${m.type}`);
-        this.dispatch(m as TMessage);
+        // T-messages have even type numbers, R-messages odd ones.
+        if (frame[4]! % 2 !== 0) return this.protocolError(`client sent ${m.type}`);
+        // Type and tag from the frame: a read of the message's own field sees every shape of message.
+        this.dispatch(m as TMessage, frame[4]!, frame[5]! | (frame[6]! << 8));
         if (this.closed) return;
       }
     } finally {
@@ -125,25 +133,25 @@ export class Connection {
     this.close();
   }
 
-  /** Routes one request; answers it now when its handler answers at once. */
-  private dispatch(m: TMessage): void {
-    if (m.type === 'Tversion') return this.reply(this.version(m.tag, m.msize, m.version));
-    if (!this.versioned) return this.reply({ type: 'Rerror', tag: m.tag, ename: Errors.notVersioned });
-    if (this.pending.has(m.tag)) return this.reply({ type: 'Rerror', tag: m.tag, ename: Errors.tagInUse(m.tag) });
+  /** Routes one request (of type number `type`, tagged `tag`); answers it now when its handler answers at once. */
+  private dispatch(m: TMessage, type: number, tag: number): void {
+    if (m.type === 'Tversion') return this.reply(this.version(tag, m.msize, m.version));
+    if (!this.versioned) return this.reply(this.rerror(tag, Errors.notVersioned));
+    if (this.pending.has(tag)) return this.reply(this.rerror(tag, Errors.tagInUse(tag)));
     // A flush is how a client frees a full connection: it is never refused for lack of room.
     if (this.pending.size >= this.server.maxPending && m.type !== 'Tflush') {
-      return this.reply({ type: 'Rerror', tag: m.tag, ename: Errors.tooManyRequests(this.server.maxPending) });
+      return this.reply(this.rerror(tag, Errors.tooManyRequests(this.server.maxPending)));
     }
-    const p: Request = { tag: m.tag, epoch: this.epoch, controller: null, flushed: false, done: null };
+    const p: Request = { tag, epoch: this.epoch, controller: null, flushed: false, done: null };
     const before = this.changing.size > 0 ? this.changeBefore(m) : undefined;
-    const answer = before ? before.then(() => this.run(m, p)) : this.run(m, p);
+    const answer = before ? before.then(() => this.run(m, type, p)) : this.run(m, type, p);
     if (!isPromise(answer)) {
       if (answer) this.reply(answer);
       return;
     }
-    this.pending.set(m.tag, p);
+    this.pending.set(tag, p);
     const done = answer.then((reply) => {
-      if (this.pending.get(m.tag) === p) this.pending.delete(m.tag);
+      if (this.pending.get(tag) === p) this.pending.delete(tag);
       if (reply && this.alive(p)) this.reply(reply);
     });
     p.done = done;
@@ -161,10 +169,10 @@ export class Connection {
     return this.changing.get(m.fid) ?? (m.type === 'Twalk' ? this.changing.get(m.newfid) : undefined);
   }
 
-  private run(m: TMessage, p: Request): Maybe<RMessage | null> {
+  private run(m: TMessage, type: number, p: Request): Maybe<RMessage | null> {
     if (p.flushed || !this.alive(p)) return null;
     try {
-      const answer = handle(this, m, p);
+      const answer = handle(this, m, p, type);
       return isPromise(answer) ? answer.catch((e: unknown) => this.failed(m, p, e)) : answer;
     } catch (e) {
       return this.failed(m, p, e);
@@ -175,7 +183,12 @@ export class Connection {
     if (p.flushed || !this.alive(p)) return null;
     const ename = e instanceof Error ? e.message : String(e);
     if (!(e instanceof Error) || e.constructor !== Error) this.server.log(`9p: ${m.type}: ${ename}`);
-    return { type: 'Rerror', tag: m.tag, ename: ename || Errors.internal('unknown') };
+    return this.rerror(p.tag, ename || Errors.internal('unknown'));
+  }
+
+  /** An Rerror whose text fits the connection's msize (plan9port cuts it further, at 127 bytes). */
+  private rerror(tag: number, ename: string): RMessage {
+    return { type: 'Rerror', tag, ename: truncateUtf8(ename, this.msize - 9) };
   }
 
   alive(p: Request): boolean {
@@ -194,12 +207,14 @@ export class Connection {
   private version(tag: number, msize: number, version: string): RMessage {
     // version(5): a new Tversion aborts all outstanding I/O and frees every fid.
     this.epoch++;
-    this.out.length = 0; // answers not yet written belong to the older epoch: never sent, as if aborted
+    // Answers not yet written belong to the older epoch: never sent, as if aborted.
+    this.first = null;
+    this.rest.length = 0;
     this.abortAll();
     this.dropFids();
     if (msize < MIN_MSIZE) {
       this.versioned = false;
-      return { type: 'Rerror', tag, ename: Errors.msizeTooSmall(msize) };
+      return this.rerror(tag, Errors.msizeTooSmall(msize));
     }
     this.msize = Math.min(msize, this.server.msize);
     this.framer.maxSize = this.msize;
@@ -245,28 +260,33 @@ export class Connection {
     if (this.closed) return;
     let buf: Buffer;
     try {
-      buf = encode(m.type === 'Rerror' ? { ...m, ename: truncateUtf8(m.ename, this.msize - 9) } : m);
+      buf = encode(m); // an Rerror's text was cut to fit when it was made (rerror)
       if (buf.length > this.msize) buf = this.errorBuf(m.tag, Errors.replyTooLarge(m.type, buf.length, this.msize));
     } catch (e) {
       buf = this.errorBuf(m.tag, Errors.internal(e instanceof Error ? e.message : String(e)));
     }
-    this.out.push(buf);
+    if (this.first === null) this.first = buf;
+    else this.rest.push(buf);
     // Replies of one batch of requests are written when the batch is done; a later reply waits
     // for the end of this turn of the event loop, gathering those that finish with it.
     if (!this.batching && !this.flushing) this.flushing = setImmediate(() => this.flush());
   }
 
   private errorBuf(tag: number, ename: string): Buffer {
-    return encode({ type: 'Rerror', tag, ename: truncateUtf8(ename, this.msize - 9) });
+    return encode(this.rerror(tag, ename));
   }
 
   private flush(): void {
     if (this.flushing) clearImmediate(this.flushing);
     this.flushing = null;
-    const out = this.out;
-    if (out.length === 0 || this.closed) return;
-    const bytes = out.length === 1 ? out[0]! : Buffer.concat(out);
-    out.length = 0;
+    const first = this.first;
+    if (first === null || this.closed) return;
+    let bytes = first;
+    if (this.rest.length > 0) {
+      bytes = Buffer.concat([first, ...this.rest]);
+      this.rest.length = 0;
+    }
+    this.first = null;
     if (!this.stream.write(bytes) && !this.paused) {
       // The client is not reading its replies: stop reading its requests until it does.
       this.paused = true;

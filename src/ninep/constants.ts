@@ -64,6 +64,9 @@ export const MessageType = {
 
 export type MessageName = keyof typeof MessageType;
 
-export const messageNameOf: Readonly<Record<number, MessageName>> = Object.fromEntries(
-  Object.entries(MessageType).map(([name, type]) => [type, name as MessageName]),
-);
+/** Message names by type number: an array, whose lookup by a number is cheaper than an object's. */
+export const messageNameOf: Readonly<Record<number, MessageName | undefined>> = (() => {
+  const names: MessageName[] = [];
+  for (const [name, type] of Object.entries(MessageType)) names[type] = name as MessageName;
+  return names;
+})();

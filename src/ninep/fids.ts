@@ -4,6 +4,7 @@
  * still running on the open file, as lib9p's reference-counted fids do: a clunk never closes a
  * file under a write.
  */
+import { Buffer } from 'node:buffer';
 import { ORCLOSE } from './constants.js';
 import { Errors } from './errors.js';
 import type { Maybe } from './maybe.js';
@@ -70,10 +71,15 @@ export class Fid {
     this.open = null;
     if (!open) return;
     const node = this.node;
-    const close = () => andThen(open.file?.close?.(reason), () => (open.mode & ORCLOSE ? node.remove?.() : undefined));
-    if (this.running && this.running.size > 0) return Promise.allSettled([...this.running]).then(close);
-    return close();
+    if (this.running && this.running.size > 0) return Promise.allSettled([...this.running]).then(() => closeOpen(open, node, reason));
+    return closeOpen(open, node, reason);
   }
+}
+
+/** Closes the file of an open, then removes its node if it was opened ORCLOSE. */
+function closeOpen(open: OpenState, node: Node, reason: CloseReason): Maybe<void> {
+  const closed = open.file?.close?.(reason);
+  return open.mode & ORCLOSE ? andThen(closed, () => node.remove?.()) : closed;
 }
 
 export function openDir(mode: number): OpenState {

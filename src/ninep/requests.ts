@@ -4,21 +4,45 @@
  * throws an Error whose message is the Rerror text. null means "no reply": the request was
  * flushed or its connection reset while it ran.
  */
-import { DMDIR, IOHDRSZ, NOFID, OEXEC, OREAD, ORCLOSE, ORDWR, OTRUNC, OWRITE } from './constants.js';
+import { Buffer } from 'node:buffer';
+import { DMDIR, IOHDRSZ, MessageType, NOFID, OEXEC, OREAD, ORCLOSE, ORDWR, OTRUNC, OWRITE } from './constants.js';
 import type { Connection, Request } from './connection.js';
 import { Errors } from './errors.js';
 import type { OpenState } from './fids.js';
 import { Fid, openDir, readDir } from './fids.js';
 import type { Maybe } from './maybe.js';
 import { andFinally, andThen, isPromise } from './maybe.js';
-import type { Qid, RMessage, TMessage, Tattach, Tcreate, Tflush, Topen, Tread, Twalk, Twrite } from './messages.js';
+import type { Qid, RMessage, TMessage, Tattach, Tclunk, Tcreate, Tflush, Topen, Tread, Twalk, Twrite } from './messages.js';
 import type { DirNode, Node } from './tree.js';
 import { checkNewName, checkRemovable, validName, wstat } from './wstat.js';
 
 type Answer = Maybe<RMessage | null>;
 
-export function handle(c: Connection, m: TMessage, p: Request): Answer {
+/**
+ * `type` is the message's type number, from its frame: a switch on it is a jump, where one on
+ * `m.type` reads a field that sees every shape of message and tests strings in turn.
+ */
+export function handle(c: Connection, m: TMessage, p: Request, type: number): Answer {
+  switch (type) {
+    case MessageType.Twalk:
+      return walk(c, m as Twalk, p);
+    case MessageType.Topen:
+      return open(c, m as Topen, p);
+    case MessageType.Tread:
+      return read(c, m as Tread, p);
+    case MessageType.Tclunk:
+      return andThen(clunk(c, (m as Tclunk).fid), () => ({ type: 'Rclunk', tag: m.tag }));
+    case MessageType.Twrite:
+      return write(c, m as Twrite);
+  }
+  return handleRest(c, m as Exclude<TMessage, Twalk | Topen | Tread | Tclunk | Twrite>, p);
+}
+
+/** The requests other than those of the common round trips above. */
+function handleRest(c: Connection, m: Exclude<TMessage, Twalk | Topen | Tread | Tclunk | Twrite>, p: Request): Answer {
   switch (m.type) {
+    case 'Tstat':
+      return { type: 'Rstat', tag: m.tag, stat: c.server.statOf(c.fid(m.fid).node) };
     case 'Tversion': // answered by the connection, which resets itself; here for exhaustiveness
       throw new Error(Errors.internal('Tversion routed to a handler'));
     case 'Tauth':
@@ -27,22 +51,10 @@ export function handle(c: Connection, m: TMessage, p: Request): Answer {
       return attach(c, m);
     case 'Tflush':
       return flush(c, m, p);
-    case 'Twalk':
-      return walk(c, m, p);
-    case 'Topen':
-      return open(c, m, p);
     case 'Tcreate':
       return create(c, m, p);
-    case 'Tread':
-      return read(c, m, p);
-    case 'Twrite':
-      return write(c, m);
-    case 'Tclunk':
-      return andThen(clunk(c, m.fid), () => ({ type: 'Rclunk', tag: m.tag }));
     case 'Tremove':
       return andThen(remove(c, m.fid), () => ({ type: 'Rremove', tag: m.tag }));
-    case 'Tstat':
-      return { type: 'Rstat', tag: m.tag, stat: c.server.statOf(c.fid(m.fid).node) };
     case 'Twstat':
       return andThen(wstat(c.server, c.fid(m.fid), m.stat), () => ({ type: 'Rwstat', tag: m.tag }));
   }
@@ -185,14 +197,18 @@ function read(c: Connection, m: Tread, p: Request): Answer {
   const open = fid.open;
   if (!open) throw new Error(Errors.notOpen('read'));
   if ((open.mode & 3) === OWRITE) throw new Error(Errors.notOpenFor(fid.node.stat().name, 'reading'));
-  if (m.offset > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(Errors.offsetTooLarge);
+  if (m.offset > MAX_OFFSET) throw new Error(Errors.offsetTooLarge);
   const offset = Number(m.offset);
   const count = Math.min(m.count, c.msize - IOHDRSZ);
-  const data = (bytes: Uint8Array): RMessage => ({ type: 'Rread', tag: m.tag, data: bytes.length > count ? bytes.subarray(0, count) : bytes });
+  const data = (bytes: Uint8Array): RMessage => rread(m.tag, count, bytes);
   if (open.dir) return andThen(readDir(fid.node as DirNode, open.dir, offset, count, (n) => c.server.statOf(n)), data);
   const file = open.file!;
   if (!file.read) return data(new Uint8Array(0));
-  if (file.readsNeverWait) return andThen(fid.track(file.read(offset, count, NEVER_ABORTED)), data);
+  if (file.readsNeverWait) {
+    // The hot path of a file in memory: no closure made when the answer is there at once.
+    const got = fid.track(file.read(offset, count, NEVER_ABORTED));
+    return isPromise(got) ? got.then(data) : rread(m.tag, count, got);
+  }
   // A read that may wait is cancelled by a flush of it, or by the fid going away; a clunk does
   // not wait for it (a file may still answer it after its close, as acme's event file does).
   const controller = fid.abortable();
@@ -203,7 +219,13 @@ function read(c: Connection, m: Tread, p: Request): Answer {
   );
 }
 
+function rread(tag: number, count: number, bytes: Uint8Array): RMessage {
+  return { type: 'Rread', tag, data: bytes.length > count ? bytes.subarray(0, count) : bytes };
+}
+
 const NEVER_ABORTED = new AbortController().signal;
+/** The largest offset a file is read or written at: a JS number's exact integers. */
+const MAX_OFFSET = BigInt(Number.MAX_SAFE_INTEGER);
 
 function write(c: Connection, m: Twrite): Answer {
   const fid = c.fid(m.fid);
@@ -211,7 +233,7 @@ function write(c: Connection, m: Twrite): Answer {
   if (!open) throw new Error(Errors.notOpen('write'));
   const access = open.mode & 3;
   if (access !== OWRITE && access !== ORDWR) throw new Error(Errors.notOpenFor(fid.node.stat().name, 'writing'));
-  if (m.offset > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(Errors.offsetTooLarge);
+  if (m.offset > MAX_OFFSET) throw new Error(Errors.offsetTooLarge);
   const file = open.file!;
   if (!file.write) throw new Error(Errors.permission(fid.node.stat().name, 'cannot be written'));
   const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.length);
