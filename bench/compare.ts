@@ -37,8 +37,10 @@ export function checkoutOf(spec: string): { dir: string; label: string } {
     if (!fs.existsSync(dir)) {
       console.log(`  checking out ${spec} (${sha}) in ${dir} and building it`);
       git(['worktree', 'add', '--detach', dir, sha], REPO);
-      fs.symlinkSync(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'));
     }
+    // Its dependencies are ours (made again if a clean of the checkout took the link).
+    const modules = path.join(dir, 'node_modules');
+    if (!fs.existsSync(modules)) fs.symlinkSync(path.join(REPO, 'node_modules'), modules);
   }
   const server = path.join(dir, 'dist', 'bench', 'server.js');
   if (!fs.existsSync(server)) {
