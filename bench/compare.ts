@@ -38,9 +38,12 @@ export function checkoutOf(spec: string): { dir: string; label: string } {
       console.log(`  checking out ${spec} (${sha}) in ${dir} and building it`);
       git(['worktree', 'add', '--detach', dir, sha], REPO);
     }
-    // Its dependencies are ours (made again if a clean of the checkout took the link).
+    // Its dependencies are ours (the link made again if it leads nowhere: made from a worktree since removed).
     const modules = path.join(dir, 'node_modules');
-    if (!fs.existsSync(modules)) fs.symlinkSync(path.join(REPO, 'node_modules'), modules);
+    if (!fs.existsSync(modules)) {
+      fs.rmSync(modules, { force: true });
+      fs.symlinkSync(path.join(REPO, 'node_modules'), modules);
+    }
   }
   const server = path.join(dir, 'dist', 'bench', 'server.js');
   if (!fs.existsSync(server)) {
