@@ -37,6 +37,8 @@ const isReport = (name: string) => MARKED.test(name) || RENAMED.test(name);
 const END = '\n\x04';
 /** A report still without its end mark this long after its last write was cut short (its hook killed): dropped. */
 const UNFINISHED_MAX_MS = 30_000;
+/** Hooks running at once are a few: more reports than this left unfinished are the agent's own, dropped. */
+const UNFINISHED_MAX = 32;
 
 /** `'…'` for sh: our own paths only, but quoted all the same. */
 export function shQuote(s: string): string {
@@ -93,8 +95,14 @@ export class HookInbox {
         } catch {
           return;
         }
+        let waiting = 0;
+        const reports: HookReport[] = [];
+        for (const name of names) {
+          const r = readReport(path.join(this.dir, name), MARKED.test(name), waiting < UNFINISHED_MAX);
+          if (r === 'unfinished') waiting++;
+          else if (r) reports.push(r);
+        }
         // Oldest first (reports are at most a few at a time).
-        const reports = names.map((name) => readReport(path.join(this.dir, name), MARKED.test(name))).filter((r) => r !== null);
         for (const report of reports.sort((a, b) => a.at - b.at)) {
           try {
             this.onReport(report);
@@ -110,20 +118,24 @@ export class HookInbox {
 }
 
 /**
- * A report (a regular file of sane size, whole), or null; it is removed unless it is still being
- * written (`marked` and without its end mark yet: its last write brings another look). One left
- * unfinished (its hook killed) is dropped, as a rename that never came was.
+ * A report (a regular file of sane size, whole), or null; it is removed, unless it is still being
+ * written and `mayWait` (`marked`, without its end mark yet: its last write brings another look;
+ * only its last bytes are read till then). One left unfinished (its hook killed) is dropped, as a
+ * rename that never came was.
  */
-function readReport(file: string, marked: boolean): HookReport | null {
+function readReport(file: string, marked: boolean, mayWait: boolean): HookReport | 'unfinished' | null {
   const f = openRegular(file);
   let report: HookReport | null = null;
   if (f) {
     try {
-      const text = f.size <= 2 * MAX_REPORT ? fs.readFileSync(f.fd, 'utf8') : null;
       const mtime = fs.fstatSync(f.fd).mtimeMs;
-      const unfinished = text !== null && marked && !text.endsWith(END);
-      if (unfinished && Date.now() - mtime < UNFINISHED_MAX_MS) return null;
-      if (text !== null && !unfinished) report = parseReport(marked ? text.slice(0, -END.length) : text, mtime);
+      const sane = f.size <= 2 * MAX_REPORT;
+      const whole = !marked || endsWithMark(f.fd, f.size);
+      if (sane && !whole && mayWait && Date.now() - mtime < UNFINISHED_MAX_MS) return 'unfinished';
+      if (sane && whole) {
+        const text = fs.readFileSync(f.fd, 'utf8');
+        report = parseReport(marked ? text.slice(0, -END.length) : text, mtime);
+      }
     } catch {
       // unreadable: dropped
     } finally {
@@ -136,6 +148,12 @@ function readReport(file: string, marked: boolean): HookReport | null {
     // gone, or not ours to remove
   }
   return report;
+}
+
+function endsWithMark(fd: number, size: number): boolean {
+  if (size < END.length) return false;
+  const tail = Buffer.alloc(END.length);
+  return fs.readSync(fd, tail, 0, END.length, size - END.length) === END.length && tail.toString('latin1') === END;
 }
 
 export function parseReport(text: string, at: number): HookReport | null {

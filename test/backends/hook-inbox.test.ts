@@ -113,4 +113,21 @@ describe('hook inbox', () => {
       tmp.remove();
     }
   });
+
+  it("the agent's own unfinished reports are kept a few at most: a flood of them is dropped", async () => {
+    const tmp = tempDir();
+    const reports: HookReport[] = [];
+    const inbox = new HookInbox(tmp.dir, (r) => reports.push(r));
+    const hooks = path.join(tmp.dir, 'hooks');
+    try {
+      for (let i = 100; i < 140; i++) fs.writeFileSync(path.join(hooks, `${i}.r`), 'Stop\n{"never":"ends"');
+      assert.equal(runHook(installHook(tmp.dir)('Stop'), '{"n":1}'), 0);
+      await until(() => reports.length === 1, 'the real report');
+      await until(() => fs.readdirSync(hooks).length <= 32, () => `at most 32 left (${fs.readdirSync(hooks).length})`);
+      assert.deepEqual(reports[0]!.payload, { n: 1 });
+    } finally {
+      inbox.close();
+      tmp.remove();
+    }
+  });
 });
