@@ -9,7 +9,7 @@
 import { Buffer } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 
-import { VERSION_9P2000 } from './constants.js';
+import { MessageType, VERSION_9P2000 } from './constants.js';
 import { Errors } from './errors.js';
 import { Fid } from './fids.js';
 import type { Maybe } from './maybe.js';
@@ -85,7 +85,6 @@ export class Connection {
   ) {
     this.msize = server.msize;
     this.framer = new MessageFramer(server.msize);
-    stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('end', () => this.close());
     stream.on('close', () => this.close());
     stream.on('error', (e) => {
@@ -104,15 +103,19 @@ export class Connection {
     this.onClose();
   }
 
-  private onData(chunk: Buffer): void {
+  /** Takes in bytes read from the client; a `borrowed` chunk lies in a buffer the next read fills. */
+  receive(chunk: Buffer, borrowed: boolean): void {
     if (this.closed) return;
     this.framer.push(chunk);
     this.batching = true;
     try {
       for (;;) {
-        const frame = this.framer.next();
+        let frame = this.framer.next();
         if (frame === null) break;
         if (frame instanceof DecodeError) return this.protocolError(frame.toString());
+        // A Twrite's data is a view into its frame (the only T-message field that is), which its
+        // handler may hold past this call: out of a borrowed chunk, it is copied.
+        if (borrowed && frame[4] === MessageType.Twrite) frame = Buffer.from(frame);
         const m = decode(frame);
         if (m instanceof DecodeError) return this.protocolError(m.toString());
         // T-messages have even type numbers, R-messages odd ones.
@@ -123,6 +126,7 @@ export class Connection {
       }
     } finally {
       this.batching = false;
+      if (borrowed) this.framer.keep();
     }
     this.flush();
   }

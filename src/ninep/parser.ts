@@ -133,11 +133,21 @@ const EMPTY = Buffer.alloc(0);
 
 export class MessageFramer {
   private pending: Buffer = EMPTY;
+  /** Whether `pending` is a buffer of our own (joined from chunks), not a view of the last chunk. */
+  private owned = true;
 
   constructor(public maxSize: number) {}
 
   push(chunk: Buffer): void {
-    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    this.owned = this.pending.length > 0;
+    this.pending = this.owned ? Buffer.concat([this.pending, chunk]) : chunk;
+  }
+
+  /** Copies the bytes of an unfinished message out of the last chunk, whose buffer is about to be read into again. */
+  keep(): void {
+    if (this.owned || this.pending.length === 0) return;
+    this.pending = Buffer.from(this.pending);
+    this.owned = true;
   }
 
   next(): Buffer | DecodeError | null {

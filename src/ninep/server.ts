@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import { Connection, MIN_MSIZE } from './connection.js';
 import { DMDIR, IOHDRSZ } from './constants.js';
 import { Errors } from './errors.js';
+import { readIntoOwnBuffer } from './own-buffer.js';
 import type { Qid, Stat } from './messages.js';
 import { currentUser, resolveAddress } from './namespace.js';
 import type { DirNode, Node } from './tree.js';
@@ -56,13 +57,26 @@ export class Server {
 
   /** Serves 9P on a connected byte stream until it closes. */
   serve(stream: Duplex): void {
+    const conn = this.connect(stream);
+    stream.on('data', (chunk: Buffer) => conn.receive(chunk, false));
+  }
+
+  /** Serves 9P on a socket accepted paused, read into a buffer of the connection's own. */
+  private accept(accepted: net.Socket): void {
+    let conn: Connection | null = null;
+    const socket = readIntoOwnBuffer(accepted, this.msize, (chunk, borrowed) => conn?.receive(chunk, borrowed));
+    conn = this.connect(socket);
+  }
+
+  private connect(stream: Duplex): Connection {
     const conn = new Connection(this, stream, () => this.live.delete(conn));
     this.live.add(conn);
+    return conn;
   }
 
   /** Listens on `unix!/path`, `tcp!host!port` or a plain socket path. */
   async listen(address: string): Promise<net.Server> {
-    const listener = net.createServer((socket) => this.serve(socket));
+    const listener = net.createServer({ pauseOnConnect: true }, (socket) => this.accept(socket));
     const target = resolveAddress(address);
     await new Promise<void>((resolve, reject) => {
       listener.once('error', reject);

@@ -817,6 +817,22 @@ describe('MessageFramer', () => {
     assert.deepEqual(got.map(hex), stream.map(hex));
   });
 
+  it('keep() copies an unfinished message out of a chunk whose buffer is read into again', () => {
+    const all = Buffer.concat(stream);
+    const cut = stream[0]!.length + 5; // the first message and 5 bytes of the second
+    const reused = Buffer.alloc(all.length);
+    const f = new MessageFramer(8192);
+    all.copy(reused, 0, 0, cut);
+    f.push(reused.subarray(0, cut));
+    const got = drain(f);
+    f.keep();
+    reused.fill(0xee); // the next read lands in the same buffer
+    all.copy(reused, 0, cut);
+    f.push(reused.subarray(0, all.length - cut));
+    got.push(...drain(f));
+    assert.deepEqual(got.map(hex), stream.map(hex));
+  });
+
   it('waits for the size field and for the rest of the message', () => {
     const f = new MessageFramer(8192);
     assert.equal(f.next(), null);

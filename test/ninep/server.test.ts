@@ -1,6 +1,7 @@
 /** The server against the 9P2000 manual, message by message, over a raw wire. */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 
 import { createRamfs, type MemDir } from '../../examples/ramfs.js';
 import { DMDIR, NOFID, NOTAG, OEXEC, OREAD, ORCLOSE, ORDWR, OTRUNC, OWRITE } from '../../src/ninep/constants.js';
@@ -9,6 +10,7 @@ import type { RMessage, Stat } from '../../src/ninep/messages.js';
 import { unchangedStat } from '../../src/ninep/messages.js';
 import { decodeStats } from '../../src/ninep/parser.js';
 import { encode } from '../../src/ninep/serializer.js';
+import { newQidPath, type FileNode } from '../../src/ninep/tree.js';
 import { serve, Wire, type Served } from '../helpers.js';
 
 function expectType<T extends RMessage['type']>(m: RMessage, type: T): Extract<RMessage, { type: T }> {
@@ -23,6 +25,8 @@ function expectError(m: RMessage, pattern: RegExp): void {
 
 const pushers = new Set<(s: string) => void>();
 const delivered: string[] = [];
+/** What the file `slow` was written, each write kept only after a wait (as a file that writes to disk would). */
+const slowWrites: string[] = [];
 
 function buildTree(): { root: StaticDir; ram: MemDir } {
   const ram = createRamfs();
@@ -36,7 +40,18 @@ function buildTree(): { root: StaticDir; ram: MemDir } {
   });
   const ctl = new SnapshotFile({ name: 'ctl', commit: (d) => void delivered.push(d.toString()) });
   const list = new SnapshotFile({ name: 'list', read: () => 'a\nb\n', length: () => 4 });
-  return { root: new StaticDir('/', [ram, events, ctl, list]), ram };
+  const slow: FileNode = {
+    isDir: false,
+    qidPath: newQidPath(),
+    stat: () => ({ name: 'slow', mode: 0o222 }),
+    open: () => ({
+      write: async (data: Buffer) => {
+        await delay(30);
+        slowWrites.push(data.toString());
+      },
+    }),
+  };
+  return { root: new StaticDir('/', [ram, events, ctl, list, slow]), ram };
 }
 
 describe('9P2000 server', () => {
@@ -207,7 +222,7 @@ describe('9P2000 server', () => {
         entries.push(...(decodeStats(Buffer.from(r.data)) as Stat[]));
         offset += BigInt(r.data.length);
       }
-      assert.deepEqual(entries.map((e) => e.name), ['ram', 'events', 'ctl', 'list']);
+      assert.deepEqual(entries.map((e) => e.name), ['ram', 'events', 'ctl', 'list', 'slow']);
       expectError(await w.rpc({ type: 'Tread', tag: 0, fid: 1, offset: 5n, count: 8000 }), /illegal offset/);
       expectError(await w.rpc({ type: 'Tread', tag: 0, fid: 1, offset: 0n, count: 10 }), /too small/);
       for (const e of entries) {
@@ -230,6 +245,40 @@ describe('9P2000 server', () => {
       const before = delivered.length;
       expectType(await w.rpc({ type: 'Tclunk', tag: 0, fid: 1 }), 'Rclunk');
       assert.deepEqual(delivered.slice(before), ['new sh /tmp\nmore']);
+    });
+  });
+
+  // The server reads each connection into one buffer of its own, read into again at the next read.
+  describe('bytes kept across reads', () => {
+    it('a write whose file takes its time keeps its bytes while later requests arrive', async () => {
+      for (const fid of [1, 2]) {
+        expectType(await w.rpc({ type: 'Twalk', tag: 0, fid: 0, newfid: fid, wnames: ['slow'] }), 'Rwalk');
+        expectType(await w.rpc({ type: 'Topen', tag: 0, fid, mode: OWRITE }), 'Ropen');
+      }
+      slowWrites.length = 0;
+      w.send({ type: 'Twrite', tag: 1, fid: 1, offset: 0n, data: Buffer.from('first write, still waiting') });
+      await delay(10); // its own read: the next request lands where its bytes were
+      w.send({ type: 'Twrite', tag: 2, fid: 2, offset: 0n, data: Buffer.from('second write overwriting') });
+      await delay(10);
+      w.send({ type: 'Tstat', tag: 3, fid: 0 });
+      const tags = [await w.next(), await w.next(), await w.next()].map((r) => r.tag).sort();
+      assert.deepEqual(tags, [1, 2, 3]);
+      assert.deepEqual(slowWrites, ['first write, still waiting', 'second write overwriting']);
+    });
+
+    it('a message cut between two reads is whole when its rest comes', async () => {
+      const walk = encode({ type: 'Twalk', tag: 5, fid: 0, newfid: 1, wnames: ['ram'] });
+      const stat = encode({ type: 'Tstat', tag: 6, fid: 0 });
+      w.socket.write(Buffer.concat([stat, walk.subarray(0, 9)]));
+      expectType(await w.next(), 'Rstat');
+      await delay(10);
+      // Longer than what is left of the walk: these bytes fill the buffer past where its start was.
+      w.socket.write(Buffer.concat([walk.subarray(9), encode({ type: 'Tstat', tag: 7, fid: 0 })]));
+      const r = expectType(await w.next(), 'Rwalk');
+      assert.equal(r.tag, 5);
+      assert.equal(r.qids.length, 1);
+      expectType(await w.next(), 'Rstat');
+      expectType(await w.rpc({ type: 'Tstat', tag: 0, fid: 1 }), 'Rstat');
     });
   });
 
