@@ -9,9 +9,9 @@ import type { Duplex } from 'node:stream';
 import { Connection, MIN_MSIZE } from './connection.js';
 import { DMDIR, IOHDRSZ } from './constants.js';
 import { Errors } from './errors.js';
-import { readIntoOwnBuffer } from './own-buffer.js';
 import type { Qid, Stat } from './messages.js';
 import { currentUser, resolveAddress } from './namespace.js';
+import { readIntoOwnBuffer } from './own-buffer.js';
 import type { DirNode, Node } from './tree.js';
 import { startTime } from './tree.js';
 
@@ -63,7 +63,7 @@ export class Server {
 
   /** Serves 9P on a socket accepted paused, read into a buffer of the connection's own. */
   private accept(accepted: net.Socket): void {
-    let conn: Connection | null = null;
+    let conn: Connection | null = null; // set before the first read, which comes on a later turn of the loop
     const socket = readIntoOwnBuffer(accepted, this.msize, (chunk, borrowed) => conn?.receive(chunk, borrowed));
     conn = this.connect(socket);
   }
