@@ -9,7 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import type { Duplex } from 'node:stream';
 
-import { IOHDRSZ, MAXWELEM, NOFID, NOTAG, OREAD, OTRUNC, OWRITE, VERSION_9P2000 } from './constants.js';
+import { IOHDRSZ, MAXWELEM, MessageType, NOFID, NOTAG, OREAD, OTRUNC, OWRITE, VERSION_9P2000 } from './constants.js';
 import type { Qid, RMessage, Stat, TMessage } from './messages.js';
 import { unchangedStat } from './messages.js';
 import { resolveAddress } from './namespace.js';
@@ -20,6 +20,8 @@ import { encode } from './serializer.js';
 export class NinepError extends Error {
   override name = 'NinepError';
 }
+
+const DEFAULT_MSIZE = 65536 + IOHDRSZ;
 
 export interface DialOptions {
   /** Largest message we offer; the server may lower it. Default 64 KiB + IOHDRSZ. */
@@ -62,7 +64,6 @@ export class Client {
   readonly rootFid = 0;
 
   private constructor(private readonly stream: Duplex) {
-    stream.on('data', (chunk: Buffer) => this.onData(chunk));
     stream.on('error', (e) => this.fail(new Error(`9p connection: ${e.message}`)));
     stream.on('close', () => this.fail(new Error('9p connection closed')));
   }
@@ -70,8 +71,18 @@ export class Client {
   /** Dials a service name in the name space, `unix!/path` or `tcp!host!port`, then attaches. */
   static async dial(address: string, options: DialOptions = {}): Promise<Client> {
     const target = resolveAddress(address, options.env);
+    // Replies are read into one buffer of ours, as the server reads requests (own-buffer.ts says why).
+    let client: Client | null = null; // set before the first reply, which answers our Tversion
+    const buffer = Buffer.allocUnsafe(options.msize ?? DEFAULT_MSIZE);
+    const onread = {
+      buffer,
+      callback: (n: number) => {
+        client?.receive(buffer.subarray(0, n), true);
+        return true;
+      },
+    };
     const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const s = 'path' in target ? net.connect(target.path) : net.connect(target.port, target.host);
+      const s = 'path' in target ? net.connect({ path: target.path, onread }) : net.connect({ port: target.port, host: target.host, onread });
       s.once('connect', () => {
         s.off('error', reject);
         resolve(s);
@@ -83,26 +94,33 @@ export class Client {
       });
     });
     socket.setNoDelay(true);
-    return Client.connect(socket, options);
+    client = new Client(socket);
+    return client.start(options);
   }
 
   /** Speaks 9P over an already connected stream: Tversion, then Tattach of fid 0. */
   static async connect(stream: Duplex, options: DialOptions = {}): Promise<Client> {
     const c = new Client(stream);
+    stream.on('data', (chunk: Buffer) => c.receive(chunk, false));
+    return c.start(options);
+  }
+
+  /** Tversion, then Tattach of fid 0. */
+  private async start(options: DialOptions): Promise<Client> {
     try {
-      const v = await c.rawRpc({ type: 'Tversion', tag: NOTAG, msize: options.msize ?? 65536 + IOHDRSZ, version: VERSION_9P2000 });
+      const v = await this.rawRpc({ type: 'Tversion', tag: NOTAG, msize: options.msize ?? DEFAULT_MSIZE, version: VERSION_9P2000 });
       if (v.type !== 'Rversion' || v.version !== VERSION_9P2000) throw new Error(`server does not speak ${VERSION_9P2000}`);
-      c.msize = v.msize;
-      await c.rpc({
+      this.msize = v.msize;
+      await this.rpc({
         type: 'Tattach',
-        fid: c.rootFid,
+        fid: this.rootFid,
         afid: NOFID,
         uname: options.uname ?? os.userInfo().username,
         aname: options.aname ?? '',
       });
-      return c;
+      return this;
     } catch (e) {
-      c.close();
+      this.close();
       throw e;
     }
   }
@@ -124,11 +142,23 @@ export class Client {
     this.waiters.clear();
   }
 
-  private onData(chunk: Buffer): void {
+  /** Takes in bytes read from the server; a `borrowed` chunk lies in a buffer the next read fills. */
+  private receive(chunk: Buffer, borrowed: boolean): void {
     this.framer.push(chunk);
+    try {
+      this.deliver(borrowed);
+    } finally {
+      if (borrowed) this.framer.keep();
+    }
+  }
+
+  private deliver(borrowed: boolean): void {
     for (;;) {
-      const frame = this.framer.next();
+      let frame = this.framer.next();
       if (frame === null) return;
+      // An Rread's data is a view into its frame (the only R-message field that is), kept by
+      // whoever asked: out of a borrowed chunk, it is copied.
+      if (borrowed && !(frame instanceof DecodeError) && frame[4] === MessageType.Rread) frame = Buffer.from(frame);
       const m = frame instanceof DecodeError ? frame : decode(frame);
       if (m instanceof DecodeError || m.type[0] !== 'R') {
         this.fail(new Error(`9p: bad reply from server: ${m instanceof DecodeError ? m.message : m.type}`));

@@ -1,11 +1,16 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { createRamfs } from '../../examples/ramfs.js';
 import { Client, NinepError } from '../../src/ninep/client.js';
 import { DMDIR, OREAD, ORDWR, OWRITE } from '../../src/ninep/constants.js';
 import { SnapshotFile, StaticDir, StreamFile } from '../../src/ninep/files.js';
-import { serve, type Served } from '../helpers.js';
+import type { TMessage } from '../../src/ninep/messages.js';
+import { decode, MessageFramer } from '../../src/ninep/parser.js';
+import { encode } from '../../src/ninep/serializer.js';
+import { serve, tempDir, type Served } from '../helpers.js';
 
 describe('client and server over a unix socket', () => {
   let srv: Served;
@@ -72,6 +77,17 @@ describe('client and server over a unix socket', () => {
     const back = await client.readFile('/ram/create/big');
     assert.equal(back.length, big.length);
     assert.ok(back.equals(big));
+  });
+
+  it('keeps the data of each small read while later replies arrive', async () => {
+    const text = Array.from({ length: 20 }, (_, i) => `line ${String(i).padStart(2, '0')} of the file\n`).join('');
+    await client.create('/ram/create/lines', 0o644, OWRITE).then((f) => f.close());
+    await client.writeFile('/ram/create/lines', text);
+    const f = await client.open('/ram/create/lines', OREAD);
+    const parts: Buffer[] = [];
+    for (let part = await f.read(50); part.length > 0; part = await f.read(50)) parts.push(part);
+    await f.close();
+    assert.equal(Buffer.concat(parts).toString(), text);
   });
 
   it('holds computed content per open and delivers writes at clunk', async () => {
@@ -153,5 +169,44 @@ describe('client and server over a unix socket', () => {
     texts.forEach((t, i) => assert.equal(t.toString(), `client ${(i + 1) % 50}`, 'each sees what another wrote'));
     assert.equal((await client.readdir('/ram')).filter((e) => e.name.startsWith('conn-')).length, 50);
     for (const c of clients) c.close();
+  });
+});
+
+describe('client against a server that sends a reply in pieces', () => {
+  it('a reply cut between two reads is whole when its rest comes', async () => {
+    const tmp = tempDir();
+    const socketPath = path.join(tmp.dir, 'srv');
+    // A server at the byte level: Rversion and Rattach at once, the Rread's first 9 bytes, then the rest later.
+    const sockets = new Set<net.Socket>();
+    const listener = net.createServer((s) => {
+      sockets.add(s);
+      const framer = new MessageFramer(1 << 20);
+      s.on('data', (chunk: Buffer) => {
+        framer.push(chunk);
+        for (let f = framer.next(); f !== null; f = framer.next()) {
+          const m = decode(f as Buffer) as TMessage;
+          if (m.type === 'Tversion') s.write(encode({ type: 'Rversion', tag: m.tag, msize: m.msize, version: '9P2000' }));
+          else if (m.type === 'Tattach') s.write(encode({ type: 'Rattach', tag: m.tag, qid: { type: 0, version: 0, path: 1n } }));
+          else if (m.type === 'Twalk') s.write(encode({ type: 'Rwalk', tag: m.tag, qids: [] }));
+          else if (m.type === 'Topen') s.write(encode({ type: 'Ropen', tag: m.tag, qid: { type: 0, version: 0, path: 1n }, iounit: 0 }));
+          else if (m.type === 'Tread') {
+            const reply = encode({ type: 'Rread', tag: m.tag, data: Buffer.from(m.offset === 0n ? 'the whole answer, in two pieces' : '') });
+            s.write(reply.subarray(0, 9));
+            setTimeout(() => s.write(reply.subarray(9)), 30);
+          } else if (m.type === 'Tclunk') s.write(encode({ type: 'Rclunk', tag: m.tag }));
+        }
+      });
+    });
+    await new Promise<void>((resolve) => listener.listen(socketPath, resolve));
+    const c = await Client.dial(`unix!${socketPath}`);
+    try {
+      const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no whole reply within 3 s')), 3000).unref());
+      assert.equal((await Promise.race([c.readFile(''), timeout])).toString(), 'the whole answer, in two pieces');
+    } finally {
+      c.close();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => listener.close(() => resolve()));
+      tmp.remove();
+    }
   });
 });
