@@ -13,13 +13,32 @@ function runHook(command: string, stdin: string): number | null {
   return spawnSync('/bin/sh', ['-c', command], { input: stdin }).status;
 }
 
+interface Inbox {
+  /** The state directory the inbox watches. */
+  dir: string;
+  /** Its hooks/ directory. */
+  hooks: string;
+  /** What the inbox handed over, in order. */
+  reports: HookReport[];
+}
+
+/** Runs `body` with an inbox watching a fresh state directory, removed after. */
+async function withInbox(body: (inbox: Inbox) => Promise<void>): Promise<void> {
+  const tmp = tempDir();
+  const reports: HookReport[] = [];
+  const inbox = new HookInbox(tmp.dir, (r) => reports.push(r));
+  try {
+    await body({ dir: tmp.dir, hooks: path.join(tmp.dir, 'hooks'), reports });
+  } finally {
+    inbox.close();
+    tmp.remove();
+  }
+}
+
 describe('hook inbox', () => {
-  it('a hook run reaches the daemon with its event, JSON and time, once', async () => {
-    const tmp = tempDir();
-    const reports: HookReport[] = [];
-    const inbox = new HookInbox(tmp.dir, (r) => reports.push(r));
-    try {
-      const hook = installHook(tmp.dir);
+  it('a hook run reaches the daemon with its event, JSON and time, once', () =>
+    withInbox(async ({ dir, hooks, reports }) => {
+      const hook = installHook(dir);
       const before = Date.now();
       assert.equal(runHook(hook('Stop'), JSON.stringify({ last_assistant_message: 'done', n: 1 })), 0);
       assert.equal(runHook(hook('UserPromptSubmit'), 'not json'), 0);
@@ -27,12 +46,8 @@ describe('hook inbox', () => {
       assert.deepEqual(reports.map((r) => [r.event, r.payload]), [['Stop', { last_assistant_message: 'done', n: 1 }], ['UserPromptSubmit', {}]]);
       // Its mtime: the kernel's coarse clock can put it up to a tick (≤ 10 ms) before the real time.
       assert.ok(reports[0]!.at >= before - 10 && reports[0]!.at <= Date.now(), 'the time the hook ran');
-      assert.deepEqual(fs.readdirSync(path.join(tmp.dir, 'hooks')), [], 'reports are taken away');
-    } finally {
-      inbox.close();
-      tmp.remove();
-    }
-  });
+      assert.deepEqual(fs.readdirSync(hooks), [], 'reports are taken away');
+    }));
 
   it('the hook never fails, even when it cannot report (a failing hook blocks the prompt)', () => {
     const tmp = tempDir();
@@ -63,33 +78,22 @@ describe('hook inbox', () => {
     }
   });
 
-  it('what the agent writes there itself is a hint at most: junk is dropped', async () => {
-    const tmp = tempDir();
-    const reports: HookReport[] = [];
-    const inbox = new HookInbox(tmp.dir, (r) => reports.push(r));
-    try {
-      fs.writeFileSync(path.join(tmp.dir, 'hooks', '1-1'), '$(rm -rf ~)\n{}');
-      spawnSync('mkfifo', [path.join(tmp.dir, 'hooks', '1-2')]); // would block a plain read forever
-      fs.symlinkSync('/etc/passwd', path.join(tmp.dir, 'hooks', '1-3'));
-      fs.writeFileSync(path.join(tmp.dir, 'hooks', '1-4'), `Stop\n${' '.repeat(1 << 20)}`);
-      fs.writeFileSync(path.join(tmp.dir, 'hooks', '2-2'), 'Stop\n[1,2]');
-      fs.writeFileSync(path.join(tmp.dir, 'hooks', '.5'), 'Stop\n{}'); // a report being written
+  it('what the agent writes there itself is a hint at most: junk is dropped', () =>
+    withInbox(async ({ dir, hooks, reports }) => {
+      fs.writeFileSync(path.join(dir, 'hooks', '1-1'), '$(rm -rf ~)\n{}');
+      spawnSync('mkfifo', [path.join(dir, 'hooks', '1-2')]); // would block a plain read forever
+      fs.symlinkSync('/etc/passwd', path.join(dir, 'hooks', '1-3'));
+      fs.writeFileSync(path.join(dir, 'hooks', '1-4'), `Stop\n${' '.repeat(1 << 20)}`);
+      fs.writeFileSync(path.join(dir, 'hooks', '2-2'), 'Stop\n[1,2]');
+      fs.writeFileSync(path.join(dir, 'hooks', '.5'), 'Stop\n{}'); // a report being written
       await until(() => reports.length === 1, 'one report');
       assert.deepEqual(reports[0]!.event, 'Stop');
       assert.deepEqual(reports[0]!.payload, {});
-      assert.deepEqual(fs.readdirSync(path.join(tmp.dir, 'hooks')), ['.5']);
-    } finally {
-      inbox.close();
-      tmp.remove();
-    }
-  });
+      assert.deepEqual(fs.readdirSync(hooks), ['.5']);
+    }));
 
-  it('a report is taken once its hook has written it whole; one cut short long ago is dropped', async () => {
-    const tmp = tempDir();
-    const reports: HookReport[] = [];
-    const inbox = new HookInbox(tmp.dir, (r) => reports.push(r));
-    const hooks = path.join(tmp.dir, 'hooks');
-    try {
+  it('a report is taken once its hook has written it whole; one cut short long ago is dropped', () =>
+    withInbox(async ({ hooks, reports }) => {
       const cut = path.join(hooks, '41.r');
       fs.writeFileSync(cut, 'Stop\n{"last_assistant_message":"never fini');
       const old = new Date(Date.now() - 60_000);
@@ -108,26 +112,14 @@ describe('hook inbox', () => {
       fs.renameSync(path.join(hooks, '.43'), path.join(hooks, '43'));
       await until(() => reports.length === 2, 'the renamed report');
       assert.deepEqual(fs.readdirSync(hooks), []);
-    } finally {
-      inbox.close();
-      tmp.remove();
-    }
-  });
+    }));
 
-  it("the agent's own unfinished reports are kept a few at most: a flood of them is dropped", async () => {
-    const tmp = tempDir();
-    const reports: HookReport[] = [];
-    const inbox = new HookInbox(tmp.dir, (r) => reports.push(r));
-    const hooks = path.join(tmp.dir, 'hooks');
-    try {
+  it("the agent's own unfinished reports are kept a few at most: a flood of them is dropped", () =>
+    withInbox(async ({ dir, hooks, reports }) => {
       for (let i = 100; i < 140; i++) fs.writeFileSync(path.join(hooks, `${i}.r`), 'Stop\n{"never":"ends"');
-      assert.equal(runHook(installHook(tmp.dir)('Stop'), '{"n":1}'), 0);
+      assert.equal(runHook(installHook(dir)('Stop'), '{"n":1}'), 0);
       await until(() => reports.length === 1, 'the real report');
       await until(() => fs.readdirSync(hooks).length <= 32, () => `at most 32 left (${fs.readdirSync(hooks).length})`);
       assert.deepEqual(reports[0]!.payload, { n: 1 });
-    } finally {
-      inbox.close();
-      tmp.remove();
-    }
-  });
+    }));
 });
