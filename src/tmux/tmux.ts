@@ -53,6 +53,9 @@ export interface TmuxListeners {
 }
 
 const DEAD_SUBSCRIPTION = 'anvillm-dead';
+/** A dead pane whose status has not shown is asked about this often, this many times. */
+const STATUS_ASK_MS = 1500;
+const STATUS_ASKS = 4;
 /** tmux's words for a window, session or server that is not there. */
 const GONE = /can't find|no such|no server|no sessions|session ended/i;
 const PLACEHOLDER_ARGV = ['sleep', 'infinity'];
@@ -114,14 +117,7 @@ export class Tmux {
           // the status follows in a later change. A death by signal has no status.
           if (status) this.died(paneId, windowId, Number(status));
           else if (signal) this.died(paneId, windowId, 128 + Number(signal));
-          else {
-            // Should the status never show as a change, ask for it once.
-            setTimeout(() => {
-              void this.window(session, windowId).then((w) => {
-                if (w?.dead) this.died(paneId, windowId, w.deadStatus);
-              });
-            }, 1500).unref();
-          }
+          else this.askStatus(session, paneId, windowId, STATUS_ASKS);
         },
         windowClosed: (windowId) => this.listeners.forEach((l) => l.windowClosed?.(windowId)),
         exit: (reason) => {
@@ -142,6 +138,21 @@ export class Tmux {
   private readonly reported = new Set<string>();
   /** Sessions whose placeholder window (see ControlClient.attach) may still be there. */
   private readonly placeholders = new Set<string>();
+
+  /**
+   * Should a dead pane's status never show as a change, it is asked for: again while tmux has not
+   * reaped the process yet (a loaded machine can take over a second), then taken as unknown.
+   */
+  private askStatus(session: string, paneId: string, windowId: string, asks: number): void {
+    setTimeout(() => {
+      if (this.reported.has(`${windowId}${paneId}`)) return;
+      void this.window(session, windowId).then((w) => {
+        if (!w?.dead) return;
+        if (w.deadStatus !== null || asks <= 1) this.died(paneId, windowId, w.deadStatus);
+        else this.askStatus(session, paneId, windowId, asks - 1);
+      });
+    }, STATUS_ASK_MS).unref();
+  }
 
   /** Each death once: subscriptions repeat when other fields of the value change. */
   private died(paneId: string, windowId: string, status: number | null): void {

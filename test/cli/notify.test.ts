@@ -49,7 +49,8 @@ describe('anvillm-notify', { skip: needs('tmux', 'bwrap') }, () => {
       const s = await manager.create('fake', world.project('notify-proj'), 'pinger');
       await until(() => s.state === 'idle', 'idle', 20_000);
       s.prompt('ping');
-      await until(() => fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('You said'), 'a notification', 20_000);
+      // The stand-in writes the notification's lines, then a blank line: a notification is whole at that.
+      await until(() => fs.existsSync(log) && fs.readFileSync(log, 'utf8').endsWith('\n\n'), 'a notification', 20_000);
       assert.equal(fs.readFileSync(log, 'utf8'), 'notify-proj (pinger)\nYou said: ping (4 bytes)\n\n');
 
       // The daemon goes away and comes back: notify dials again.
